@@ -1,0 +1,1 @@
+"""The service shell: settings, database wiring, the Starlette app and the CLI."""

@@ -1,0 +1,118 @@
+"""The Starlette application: GraphQL, health check and document downloads."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from strawberry.asgi import GraphQL
+
+from licensing import db
+from licensing.settings import Settings
+from resolvers.context import RequestContext
+from schema.api import build_schema
+from services import documents, tokens
+from services.download_links import DownloadLinkExpired, verify_download
+from services.errors import DomainError, NotFound
+
+logger = logging.getLogger(__name__)
+
+
+class MigrationsBehind(RuntimeError):
+    pass
+
+
+class LicensingGraphQL(GraphQL[RequestContext, None]):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(build_schema(), graphql_ide="graphiql")
+        self.settings = settings
+
+    async def get_context(self, request: Any, response: Any) -> RequestContext:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if not header:
+            return RequestContext(self.settings, None)
+        if scheme.lower() != "bearer" or not token.strip():
+            return RequestContext(
+                self.settings, None, auth_problem="Use the header Authorization: Bearer TOKEN."
+            )
+        viewer = await tokens.authenticate(token.strip())
+        problem = "The bearer token is unknown or revoked. Ask for a new token."
+        return RequestContext(self.settings, viewer, auth_problem=problem)
+
+
+async def healthz(request: Request) -> Response:
+    try:
+        await db.ping()
+    except Exception:
+        logger.exception("health check: the database did not answer")
+        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+    return JSONResponse({"status": "ok", "database": "ok"})
+
+
+def _download_route(settings: Settings) -> Route:
+    async def download(request: Request) -> Response:
+        document_id = int(request.path_params["document_id"])
+        try:
+            verify_download(
+                secret_key=settings.secret_key,
+                document_id=document_id,
+                expires=request.query_params.get("expires"),
+                signature=request.query_params.get("signature"),
+                now_ts=int(settings.clock.now().timestamp()),
+            )
+            title, pdf = await documents.document_pdf(document_id)
+        except DownloadLinkExpired as exc:
+            return PlainTextResponse(exc.message, status_code=410)
+        except NotFound as exc:
+            return PlainTextResponse(exc.message, status_code=404)
+        except DomainError as exc:
+            return PlainTextResponse(exc.message, status_code=403)
+        filename = "".join(c if c.isalnum() else "-" for c in title).strip("-") + ".pdf"
+        return Response(
+            pdf,
+            media_type="application/pdf",
+            headers={
+                "Content-Disposition": f'inline; filename="{filename}"',
+                "Cache-Control": "private, max-age=60",
+            },
+        )
+
+    return Route("/documents/{document_id:int}.pdf", download, methods=["GET"])
+
+
+def create_app(settings: Settings) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await db.init_orm(settings.database_url)
+        try:
+            pending = await db.pending_migrations()
+            if pending:
+                raise MigrationsBehind(
+                    f"The database is behind: {len(pending)} migration(s) not applied "
+                    f"({', '.join(pending)}). Run `licensing migrate` first."
+                )
+            yield
+        finally:
+            await db.close_orm()
+
+    graphql = LicensingGraphQL(settings)
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            _download_route(settings),
+        ],
+        lifespan=lifespan,
+    )
+
+
+def app_from_env() -> Starlette:
+    """Factory for uvicorn: `uvicorn --factory licensing.app:app_from_env`."""
+    return create_app(Settings.from_env())

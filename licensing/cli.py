@@ -1,0 +1,158 @@
+"""The `licensing` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from importlib import resources
+from pathlib import Path
+
+import uvicorn
+
+from licensing import db
+from licensing.settings import Settings, SettingsError
+from schema.api import build_schema, export_sdl
+from services import tokens
+from services.errors import DomainError, FixtureError
+from services.fixtures import load_fixture_text
+
+DEMO_OWNER_EMAIL = "olivia@acme-heating.example"
+
+
+async def _with_orm(settings: Settings, work: Callable[[], Awaitable[None]]) -> None:
+    async with db.orm(settings.database_url):
+        await work()
+
+
+async def _load(settings: Settings, source: str, text: str) -> None:
+    async def work() -> None:
+        report = await load_fixture_text(source=source, text=text, now=settings.clock.now())
+        print(f"Loaded {source}: {report.summary()}.")
+
+    await _with_orm(settings, work)
+
+
+async def _create_token(settings: Settings, email: str, scopes: list[str], name: str) -> str:
+    created: list[str] = []
+
+    async def work() -> None:
+        created.append(
+            await tokens.create_token(
+                email=email, scopes=scopes, name=name, now=settings.clock.now()
+            )
+        )
+
+    await _with_orm(settings, work)
+    return created[0]
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    if workers > 1:
+        uvicorn.run(
+            "licensing.app:app_from_env", factory=True, host=host, port=port, workers=workers
+        )
+        return
+    from licensing.app import create_app
+
+    uvicorn.run(create_app(settings), host=host, port=port)
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
+    if not settings.smtp_host:
+        logging.getLogger("licensing").warning(
+            "SMTP_HOST is not set: confirmation emails are written to this log instead of sent."
+        )
+    _serve(settings, args.host, args.port, args.workers)
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
+    asyncio.run(db.apply_migrations(settings.database_url))
+    print("The database schema is up to date.")
+
+
+def cmd_load(settings: Settings, args: argparse.Namespace) -> None:
+    path = Path(args.file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise FixtureError(f"{path}: cannot read the file: {exc.strerror}") from None
+    asyncio.run(_load(settings, str(path), text))
+
+
+def cmd_token_create(settings: Settings, args: argparse.Namespace) -> None:
+    print(asyncio.run(_create_token(settings, args.email, args.scope or [], args.name)))
+
+
+def cmd_export_schema(settings: Settings, args: argparse.Namespace) -> None:
+    sys.stdout.write(export_sdl(build_schema()))
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
+    demo_text = resources.files("licensing").joinpath("demo_fixture.json").read_text("utf-8")
+    asyncio.run(db.apply_migrations(settings.database_url))
+    asyncio.run(_load(settings, "built-in demo fixture", demo_text))
+    token = asyncio.run(_create_token(settings, DEMO_OWNER_EMAIL, [], "demo"))
+    url = f"http://{args.host}:{args.port}/graphql"
+    print(
+        f"\nDemo company loaded into {settings.database_url}.\n"
+        f"GraphiQL:     {url}\n"
+        f"Owner token:  {token}\n"
+        "Try it:\n"
+        f"  curl -s {url} -H 'Authorization: Bearer {token}' "
+        "-H 'Content-Type: application/json' "
+        """-d '{"query":"{ subscription { contracts { product plan { name } expiresOn """
+        """licensePools { kind total assigned available } usage { percentUsed } } } }"}'\n"""
+        'In GraphiQL, add the header {"Authorization": "Bearer <token>"}.\n',
+        flush=True,
+    )
+    cmd_serve(settings, args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="licensing", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def add_serve_options(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--host", default="127.0.0.1")
+        command.add_argument("--port", type=int, default=8000)
+        command.add_argument("--workers", type=int, default=1)
+
+    serve = commands.add_parser("serve", help="run the HTTP service")
+    add_serve_options(serve)
+    serve.set_defaults(func=cmd_serve)
+    commands.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    load = commands.add_parser("load", help="create or update data from a fixture file")
+    load.add_argument("file")
+    load.set_defaults(func=cmd_load)
+    token = commands.add_parser("token", help="bearer tokens").add_subparsers(
+        dest="token_command", required=True
+    )
+    create = token.add_parser("create", help="print a new bearer token for a user")
+    create.add_argument("--email", required=True)
+    create.add_argument("--scope", action="append", help="licenses:read or licenses:write")
+    create.add_argument("--name", default="", help="who the token is for, e.g. 'Acme CRM'")
+    create.set_defaults(func=cmd_token_create)
+    demo = commands.add_parser("demo", help="load a demo company, print a token and serve")
+    add_serve_options(demo)
+    demo.set_defaults(func=cmd_demo)
+    commands.add_parser("export-schema", help="print the served GraphQL SDL").set_defaults(
+        func=cmd_export_schema
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s: %(message)s"
+    )
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        args.func(settings, args)
+    except (FixtureError, DomainError, SettingsError) as exc:
+        print(f"licensing {args.command}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -1,0 +1,107 @@
+"""Settings, read once from the environment (see the README's configuration table)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+logger = logging.getLogger(__name__)
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the service cannot use."""
+
+
+def _flag(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"expected true or false, got {value!r}")
+
+
+def _positive_int(name: str, value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {value!r}") from None
+    if number <= 0:
+        raise SettingsError(f"{name} must be positive, got {number}")
+    return number
+
+
+def _pinned_date(value: str | None) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise SettingsError(f"LICENSING_TODAY must be YYYY-MM-DD, got {value!r}") from None
+
+
+@dataclass(frozen=True)
+class Clock:
+    """The service's notion of now, in UTC; `pinned_today` fixes the date (tests, demos)."""
+
+    pinned_today: dt.date | None = None
+
+    def now(self) -> dt.datetime:
+        real = dt.datetime.now(dt.UTC)
+        if self.pinned_today is None:
+            return real
+        return dt.datetime.combine(self.pinned_today, real.timetz())
+
+    def today(self) -> dt.date:
+        return self.now().date()
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite://licensing.db"
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_starttls: bool = False
+    mail_from: str = "licensing@localhost"
+    public_base_url: str = "http://127.0.0.1:8000"
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    signature_link_ttl_hours: int = 720
+    download_url_ttl_seconds: int = 900
+    rate_limit_enabled: bool = True
+    clock: Clock = field(default_factory=Clock)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        secret_key = env.get("SECRET_KEY")
+        if not secret_key:
+            logger.warning(
+                "SECRET_KEY is not set: a random key was generated, so download links "
+                "stop working when the service restarts. Set SECRET_KEY in production."
+            )
+            secret_key = secrets.token_urlsafe(32)
+        return cls(
+            database_url=env.get("DATABASE_URL", cls.database_url),
+            smtp_host=env.get("SMTP_HOST") or None,
+            smtp_port=_positive_int("SMTP_PORT", env.get("SMTP_PORT", "25")),
+            smtp_username=env.get("SMTP_USERNAME") or None,
+            smtp_password=env.get("SMTP_PASSWORD") or None,
+            smtp_starttls=_flag(env.get("SMTP_STARTTLS", "false")),
+            mail_from=env.get("MAIL_FROM", cls.mail_from),
+            public_base_url=env.get("PUBLIC_BASE_URL", cls.public_base_url).rstrip("/"),
+            secret_key=secret_key,
+            signature_link_ttl_hours=_positive_int(
+                "SIGNATURE_LINK_TTL_HOURS", env.get("SIGNATURE_LINK_TTL_HOURS", "720")
+            ),
+            download_url_ttl_seconds=_positive_int(
+                "DOWNLOAD_URL_TTL_SECONDS", env.get("DOWNLOAD_URL_TTL_SECONDS", "900")
+            ),
+            rate_limit_enabled=_flag(env.get("RATE_LIMIT_ENABLED", "true")),
+            clock=Clock(pinned_today=_pinned_date(env.get("LICENSING_TODAY"))),
+        )

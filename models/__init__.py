@@ -1,0 +1,28 @@
+"""Tortoise models of the `licensing` app, one module per aggregate."""
+
+from models.company import Company
+from models.contract import Contract, LicensePool, StorageUsage
+from models.document import ContractDocument, DocumentKind
+from models.enums import LicenseKind, Product, Role
+from models.plan import Plan
+from models.token import ApiToken
+from models.user import LicenseAssignment, User
+
+APP_LABEL = "licensing"
+
+__all__ = [
+    "APP_LABEL",
+    "ApiToken",
+    "Company",
+    "Contract",
+    "ContractDocument",
+    "DocumentKind",
+    "LicenseAssignment",
+    "LicenseKind",
+    "LicensePool",
+    "Plan",
+    "Product",
+    "Role",
+    "StorageUsage",
+    "User",
+]

@@ -1,0 +1,43 @@
+"""The per-request context: settings, the authenticated viewer and the request's loaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from licensing.settings import Settings
+from resolvers.errors import forbidden, unauthenticated
+from resolvers.loaders import Loaders
+from services.access import Viewer, require_license_manager, require_license_writer
+from services.errors import AccessDenied
+
+
+@dataclass
+class RequestContext:
+    settings: Settings
+    viewer_or_none: Viewer | None
+    # Why there is no viewer: shown as the UNAUTHENTICATED message.
+    auth_problem: str = "Send an Authorization: Bearer TOKEN header."
+    loaders: Loaders = field(default_factory=Loaders)
+
+    @property
+    def viewer(self) -> Viewer:
+        if self.viewer_or_none is None:
+            raise unauthenticated(self.auth_problem)
+        return self.viewer_or_none
+
+    def license_manager(self) -> Viewer:
+        """The viewer, if they may read licenses, else a FORBIDDEN error."""
+        viewer = self.viewer
+        try:
+            require_license_manager(viewer)
+        except AccessDenied as exc:
+            raise forbidden(str(exc)) from None
+        return viewer
+
+    def license_writer(self) -> Viewer:
+        viewer = self.viewer
+        try:
+            require_license_writer(viewer)
+        except AccessDenied as exc:
+            raise forbidden(str(exc)) from None
+        return viewer

@@ -1,0 +1,42 @@
+"""GraphQL errors for authorization, and the mapping of domain errors to userErrors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from graphql import GraphQLError
+
+from services.errors import DomainError
+
+
+class ClientError(GraphQLError):
+    """A refusal the client must handle: never masked, always carries extensions.code."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message, extensions={"code": code})
+
+
+def unauthenticated(problem: str) -> ClientError:
+    return ClientError(problem, "UNAUTHENTICATED")
+
+
+def forbidden(message: str) -> ClientError:
+    return ClientError(message, "FORBIDDEN")
+
+
+def bad_request(message: str) -> ClientError:
+    return ClientError(message, "BAD_USER_INPUT")
+
+
+@dataclass(frozen=True)
+class UserErrorData:
+    """What a payload's userErrors entry says (the schema turns it into UserError)."""
+
+    field: list[str] | None
+    message: str
+    code: str
+
+
+def user_error(error: DomainError, *, prefix: tuple[str, ...] = ("input",)) -> UserErrorData:
+    field = [*prefix, error.field] if error.field else None
+    return UserErrorData(field=field, message=error.message, code=error.code)

@@ -1,0 +1,49 @@
+"""Per-request DataLoaders: one query per kind of child, whatever the number of parents."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from strawberry.dataloader import DataLoader
+
+from models.contract import LicensePool
+from models.document import ContractDocument
+from models.user import LicenseAssignment
+from services import documents, subscription, users
+
+
+async def _pools(contract_ids: Sequence[int]) -> list[list[LicensePool]]:
+    grouped: dict[int, list[LicensePool]] = defaultdict(list)
+    for pool in await subscription.pools_for_contracts(contract_ids):
+        grouped[pool.contract_id].append(pool)  # type: ignore[attr-defined]
+    return [grouped[contract_id] for contract_id in contract_ids]
+
+
+async def _used_bytes(contract_ids: Sequence[int]) -> list[int]:
+    used = await subscription.used_bytes_for_contracts(contract_ids)
+    return [used.get(contract_id, 0) for contract_id in contract_ids]
+
+
+async def _documents(contract_ids: Sequence[int]) -> list[list[ContractDocument]]:
+    grouped: dict[int, list[ContractDocument]] = defaultdict(list)
+    for document in await documents.documents_for_contracts(contract_ids):
+        grouped[document.contract_id].append(document)  # type: ignore[attr-defined]
+    return [grouped[contract_id] for contract_id in contract_ids]
+
+
+async def _assignments(user_ids: Sequence[int]) -> list[list[LicenseAssignment]]:
+    grouped: dict[int, list[LicenseAssignment]] = defaultdict(list)
+    for assignment in await users.assignments_for_users(user_ids):
+        grouped[assignment.user_id].append(assignment)  # type: ignore[attr-defined]
+    return [grouped[user_id] for user_id in user_ids]
+
+
+class Loaders:
+    """Created fresh for every request, so nothing is cached across requests or companies."""
+
+    def __init__(self) -> None:
+        self.pools_by_contract = DataLoader(load_fn=_pools)
+        self.used_bytes_by_contract = DataLoader(load_fn=_used_bytes)
+        self.documents_by_contract = DataLoader(load_fn=_documents)
+        self.assignments_by_user = DataLoader(load_fn=_assignments)

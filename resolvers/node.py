@@ -1,0 +1,86 @@
+"""`node(id)`: fetch any object by global id, as the viewer may see it.
+
+Another company's object, an unknown id and a malformed id all read as null, so ids leak
+nothing. An object of the viewer's own company that their role may not read is FORBIDDEN.
+"""
+
+from __future__ import annotations
+
+from models.company import Company
+from models.contract import Contract, LicensePool
+from models.document import ContractDocument
+from models.user import User
+from resolvers.context import RequestContext
+from resolvers.errors import forbidden
+from resolvers.ids import decode_any_id
+from services import subscription, users
+from services.access import may_read_user
+from services.errors import NotFound
+
+NodeRow = Company | User | Contract | LicensePool | ContractDocument
+
+
+async def _user(ctx: RequestContext, pk: int) -> User | None:
+    viewer = ctx.viewer
+    row = await users.user_of_company(company_id=viewer.company_id, user_id=pk)
+    if row is not None and not may_read_user(viewer, pk):
+        raise forbidden("Only an owner/manager or financial office staff may read other users.")
+    return row
+
+
+async def _company(ctx: RequestContext, pk: int) -> Company | None:
+    return ctx.viewer.company if pk == ctx.viewer.company_id else None
+
+
+async def _subscription(ctx: RequestContext, pk: int) -> Company | None:
+    if pk != ctx.viewer.company_id:
+        return None
+    ctx.license_manager()
+    return ctx.viewer.company
+
+
+async def _contract(ctx: RequestContext, pk: int) -> Contract | None:
+    company_id = ctx.viewer.company_id
+    try:
+        row = await subscription.contract_of_company(
+            company_id=company_id, contract_id=pk, field="id"
+        )
+    except NotFound:
+        return None
+    ctx.license_manager()
+    return row
+
+
+async def _pool(ctx: RequestContext, pk: int) -> LicensePool | None:
+    row = await subscription.pool_of_company(company_id=ctx.viewer.company_id, pool_id=pk)
+    if row is not None:
+        ctx.license_manager()
+    return row
+
+
+async def _document(ctx: RequestContext, pk: int) -> ContractDocument | None:
+    row = await subscription.document_of_company(company_id=ctx.viewer.company_id, document_id=pk)
+    if row is not None:
+        ctx.license_manager()
+    return row
+
+
+_FETCHERS = {
+    "User": _user,
+    "Company": _company,
+    "Subscription": _subscription,
+    "Contract": _contract,
+    "LicensePool": _pool,
+    "ContractDocument": _document,
+}
+
+
+async def fetch_node(ctx: RequestContext, global_id: str) -> tuple[str, NodeRow] | None:
+    """(type name, row) of the object, or None when the viewer cannot see such an object."""
+    ctx.viewer  # noqa: B018 (authenticates first: an anonymous caller learns nothing)
+    decoded = decode_any_id(global_id)
+    if decoded is None or decoded[0] not in _FETCHERS:
+        return None
+    type_name, pk = decoded
+    row = await _FETCHERS[type_name](ctx, pk)
+    return None if row is None else (type_name, row)

@@ -1,0 +1,57 @@
+"""Reads under `subscription`: contracts, pools, usage and documents of the viewer's company."""
+
+from __future__ import annotations
+
+from models.contract import Contract, LicensePool
+from models.document import ContractDocument
+from models.enums import KIND_ORDER, LicenseKind, Product
+from resolvers.context import RequestContext
+from services import subscription
+from services.download_links import download_url
+from services.usage import Usage, allowance_bytes, combined
+
+
+async def contracts(ctx: RequestContext) -> list[Contract]:
+    viewer = ctx.license_manager()
+    return await subscription.contracts_for_company(viewer.company_id)
+
+
+async def contract_for_product(ctx: RequestContext, product: Product) -> Contract | None:
+    rows = await contracts(ctx)
+    return next((row for row in rows if row.product == product), None)
+
+
+async def pools(ctx: RequestContext, contract_id: int) -> list[LicensePool]:
+    rows = await ctx.loaders.pools_by_contract.load(contract_id)
+    return sorted(rows, key=lambda pool: KIND_ORDER.index(pool.kind))
+
+
+async def pool(ctx: RequestContext, contract_id: int, kind: LicenseKind) -> LicensePool:
+    rows = await pools(ctx, contract_id)
+    return next(row for row in rows if row.kind == kind)
+
+
+async def contract_usage(ctx: RequestContext, contract: Contract) -> Usage:
+    used = await ctx.loaders.used_bytes_by_contract.load(contract.id)
+    totals = {LicenseKind(row.kind): int(row.total) for row in await pools(ctx, contract.id)}
+    per_license = int(contract.plan.storage_allowance_per_license_bytes)
+    return Usage(used_bytes=used, allowance_bytes=allowance_bytes(per_license, totals))
+
+
+async def company_usage(ctx: RequestContext) -> Usage:
+    return combined([await contract_usage(ctx, row) for row in await contracts(ctx)])
+
+
+async def documents(ctx: RequestContext, contract_id: int) -> list[ContractDocument]:
+    return await ctx.loaders.documents_by_contract.load(contract_id)
+
+
+def document_download_url(ctx: RequestContext, document_id: int) -> str:
+    settings = ctx.settings
+    return download_url(
+        base_url=settings.public_base_url,
+        secret_key=settings.secret_key,
+        document_id=document_id,
+        now_ts=int(settings.clock.now().timestamp()),
+        ttl_seconds=settings.download_url_ttl_seconds,
+    )

@@ -1,0 +1,58 @@
+"""Types shared by every part of the schema: Node, PageInfo, Money, enums, UserError."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import strawberry
+
+from models.enums import LicenseKind as LicenseKindEnum
+from models.enums import Product as ProductEnum
+from models.enums import Role as RoleEnum
+from schema.scalars import Int64
+from services.money import format_money
+
+Product = strawberry.enum(ProductEnum, name="Product", description="A product section.")
+LicenseKind = strawberry.enum(LicenseKindEnum, name="LicenseKind", description="License kind.")
+Role = strawberry.enum(RoleEnum, name="Role", description="A user's role in their company.")
+
+
+@strawberry.enum(description="How often a license price is charged.")
+class BillingPeriod(Enum):
+    MONTH = "MONTH"
+    DAY = "DAY"
+
+
+@strawberry.interface(
+    description="Relay object identification: every object with an id can be refetched with "
+    "Query.node."
+)
+class Node:
+    id: strawberry.ID = strawberry.field(
+        description="Opaque global id (base64 of 'TypeName:pk'); never a bare database key."
+    )
+
+
+@strawberry.type(description="Where a page of a connection stands.")
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type(description="An amount of money.")
+class Money:
+    amount_minor: Int64 = strawberry.field(
+        description="Amount in minor units (pence for GBP). Integer; no floats anywhere in money."
+    )
+    currency: str = strawberry.field(description="ISO 4217 code, e.g. GBP.")
+    formatted: str = strawberry.field(description="Human form, e.g. '£1,234.50'.")
+
+    @classmethod
+    def of(cls, amount_minor: int, currency: str) -> Money:
+        return cls(
+            amount_minor=Int64(amount_minor),
+            currency=currency,
+            formatted=format_money(amount_minor, currency),
+        )

@@ -1,0 +1,70 @@
+"""The root Query."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import strawberry
+
+from models.company import Company as CompanyRow
+from resolvers import node as node_resolvers
+from resolvers import subscription as subscription_resolvers
+from resolvers.ids import encode_id
+from schema.common import Node
+from schema.company import Company, User
+from schema.subscription import Contract, ContractDocument, LicensePool, Subscription
+
+
+def _subscription_of(company: CompanyRow) -> Subscription:
+    return Subscription(
+        id=strawberry.ID(encode_id("Subscription", company.id)), company_row=company
+    )
+
+
+_NODE_BUILDERS: dict[str, Callable[[Any], Node]] = {
+    "User": User.from_model,
+    "Company": Company.from_model,
+    "Subscription": _subscription_of,
+    "Contract": Contract.from_model,
+    "LicensePool": lambda row: LicensePool.from_model(row, row.contract.plan),
+    "ContractDocument": ContractDocument.from_model,
+}
+
+
+async def _node(info: strawberry.Info, global_id: str) -> Node | None:
+    found = await node_resolvers.fetch_node(info.context, global_id)
+    if found is None:
+        return None
+    type_name, row = found
+    return _NODE_BUILDERS[type_name](row)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Fetch any object by its global id; null when not visible.")
+    async def node(self, info: strawberry.Info, id: strawberry.ID) -> Node | None:
+        return await _node(info, id)
+
+    @strawberry.field(description="Fetch objects by global id, in the order given.")
+    async def nodes(self, info: strawberry.Info, ids: list[strawberry.ID]) -> list[Node | None]:
+        return [await _node(info, global_id) for global_id in ids]
+
+    @strawberry.field(
+        description="The authenticated user. Errors with extensions.code UNAUTHENTICATED when "
+        "no valid token is sent."
+    )
+    def viewer(self, info: strawberry.Info) -> User:
+        return User.from_model(info.context.viewer.user)
+
+    @strawberry.field(
+        description="The viewer's company subscription. Only OWNER_MANAGER and "
+        "FINANCIAL_OFFICE_STAFF may read it: any other role gets a GraphQL error with "
+        "extensions.code FORBIDDEN."
+    )
+    def subscription(self, info: strawberry.Info) -> Subscription:
+        viewer = info.context.license_manager()
+        return _subscription_of(viewer.company)
+
+
+__all__ = ["Query", "subscription_resolvers"]

@@ -1,0 +1,204 @@
+"""The subscription: contracts, plans, license pools, usage and documents."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry import Private
+
+from models import contract as contract_models
+from models import document as document_models
+from models import plan as plan_models
+from models.enums import KIND_ORDER, LicenseKind, Product
+from resolvers import subscription as resolve
+from resolvers.ids import encode_id
+from schema.common import BillingPeriod, Money, Node
+from schema.scalars import UnsignedInt64
+from services.usage import Usage as UsageValue
+
+if TYPE_CHECKING:
+    from schema.company import Company
+
+
+@strawberry.type(description="Price of one license kind.")
+class LicensePrice:
+    kind: LicenseKind
+    unit_amount: Money = strawberry.field(description="Price of one license for one period.")
+    period: BillingPeriod = strawberry.field(
+        description="MONTH for CONTRACTED and MONTHLY, DAY for DAILY."
+    )
+
+    @classmethod
+    def of(cls, plan: plan_models.Plan, kind: LicenseKind) -> LicensePrice:
+        return cls(
+            kind=kind,
+            unit_amount=Money.of(plan.price_minor(kind), plan.currency),
+            period=BillingPeriod.DAY if kind == LicenseKind.DAILY else BillingPeriod.MONTH,
+        )
+
+
+@strawberry.type(description="A subscription tier.")
+class Plan:
+    name: str = strawberry.field(description="Subscription tier, e.g. 'Customer Journey Plan'.")
+    storage_allowance_per_license_bytes: UnsignedInt64 = strawberry.field(
+        description="Storage granted per CONTRACTED or MONTHLY license (DAILY licenses grant none)."
+    )
+    prices: list[LicensePrice] = strawberry.field(description="One price per license kind.")
+
+    @classmethod
+    def from_model(cls, row: plan_models.Plan) -> Plan:
+        return cls(
+            name=row.name,
+            storage_allowance_per_license_bytes=UnsignedInt64(
+                row.storage_allowance_per_license_bytes
+            ),
+            prices=[LicensePrice.of(row, kind) for kind in KIND_ORDER],
+        )
+
+
+@strawberry.type(description="Storage used against the allowance.")
+class Usage:
+    used_bytes: UnsignedInt64
+    allowance_bytes: UnsignedInt64 = strawberry.field(
+        description="storageAllowancePerLicenseBytes x (CONTRACTED total + MONTHLY total)."
+    )
+    percent_used: float = strawberry.field(
+        description="usedBytes / allowanceBytes x 100, rounded half up to one decimal, not "
+        "capped; with no allowance: 0.0 if nothing is used, else 100.0."
+    )
+
+    @classmethod
+    def of(cls, value: UsageValue) -> Usage:
+        return cls(
+            used_bytes=UnsignedInt64(value.used_bytes),
+            allowance_bytes=UnsignedInt64(value.allowance_bytes),
+            percent_used=value.percent_used,
+        )
+
+
+@strawberry.type(description="The licenses of one kind under a contract.")
+class LicensePool(Node):
+    kind: LicenseKind
+    total: int = strawberry.field(
+        description="Licenses held (confirmed purchases included, pending ones not)."
+    )
+    assigned: int = strawberry.field(description="Licenses assigned to users.")
+    available: int = strawberry.field(
+        description="total - assigned: what can be assigned or deleted."
+    )
+    pending: int = strawberry.field(description="Licenses in purchases awaiting signature.")
+    deletable: bool = strawberry.field(
+        description="False for CONTRACTED: those are only adjusted at renewal."
+    )
+    price: LicensePrice
+    pk: Private[int]
+
+    @classmethod
+    def from_model(cls, row: contract_models.LicensePool, plan: plan_models.Plan) -> LicensePool:
+        kind = LicenseKind(row.kind)
+        return cls(
+            id=strawberry.ID(encode_id("LicensePool", row.id)),
+            kind=kind,
+            total=row.total,
+            assigned=row.assigned,
+            available=row.available,
+            pending=0,
+            deletable=kind != LicenseKind.CONTRACTED,
+            price=LicensePrice.of(plan, kind),
+            pk=row.id,
+        )
+
+
+@strawberry.type(description="A signed contract document.")
+class ContractDocument(Node):
+    title: str
+    signed_at: dt.datetime
+    pk: Private[int]
+
+    @strawberry.field(
+        description="Short-lived signed URL of the PDF; fetching it needs no bearer token."
+    )
+    def download_url(self, info: strawberry.Info) -> str:
+        return resolve.document_download_url(info.context, self.pk)
+
+    @classmethod
+    def from_model(cls, row: document_models.ContractDocument) -> ContractDocument:
+        return cls(
+            id=strawberry.ID(encode_id("ContractDocument", row.id)),
+            title=row.title,
+            signed_at=row.signed_at,
+            pk=row.id,
+        )
+
+
+@strawberry.type(description="A company's contract for one product section.")
+class Contract(Node):
+    product: Product
+    plan: Plan
+    starts_on: dt.date
+    expires_on: dt.date = strawberry.field(description="Last day of the current term (inclusive).")
+    row: Private[contract_models.Contract]
+
+    @classmethod
+    def from_model(cls, row: contract_models.Contract) -> Contract:
+        return cls(
+            id=strawberry.ID(encode_id("Contract", row.id)),
+            product=row.product,
+            plan=Plan.from_model(row.plan),
+            starts_on=row.starts_on,
+            expires_on=row.expires_on,
+            row=row,
+        )
+
+    @strawberry.field(description="Always three pools, in the order CONTRACTED, MONTHLY, DAILY.")
+    async def license_pools(self, info: strawberry.Info) -> list[LicensePool]:
+        rows = await resolve.pools(info.context, self.row.id)
+        return [LicensePool.from_model(pool, self.row.plan) for pool in rows]
+
+    @strawberry.field(description="The pool of one kind.")
+    async def license_pool(self, info: strawberry.Info, kind: LicenseKind) -> LicensePool:
+        row = await resolve.pool(info.context, self.row.id, kind)
+        return LicensePool.from_model(row, self.row.plan)
+
+    @strawberry.field(description="Storage used by this contract against its allowance.")
+    async def usage(self, info: strawberry.Info) -> Usage:
+        return Usage.of(await resolve.contract_usage(info.context, self.row))
+
+    @strawberry.field(
+        description="Signed contract documents, newest first by signedAt: one addendum per "
+        "signed purchase, and the master agreement (signedAt: startsOn at 00:00 UTC)."
+    )
+    async def documents(self, info: strawberry.Info) -> list[ContractDocument]:
+        rows = await resolve.documents(info.context, self.row.id)
+        return [ContractDocument.from_model(row) for row in rows]
+
+
+@strawberry.type(description="A company's subscription across product sections.")
+class Subscription(Node):
+    company_row: Private[object]
+
+    @strawberry.field(description="The subscribing company.")
+    def company(self) -> Annotated[Company, strawberry.lazy("schema.company")]:
+        from schema.company import Company
+
+        return Company.from_model(self.company_row)  # type: ignore[arg-type]
+
+    @strawberry.field(
+        description="Company-wide storage: the sum over all contracts (the allowance is one pool)."
+    )
+    async def usage(self, info: strawberry.Info) -> Usage:
+        return Usage.of(await resolve.company_usage(info.context))
+
+    @strawberry.field(
+        description="One contract per product section the company subscribes to (Jobs, Sales), "
+        "JOBS first."
+    )
+    async def contracts(self, info: strawberry.Info) -> list[Contract]:
+        return [Contract.from_model(row) for row in await resolve.contracts(info.context)]
+
+    @strawberry.field(description="The contract of one product section, or null.")
+    async def contract(self, info: strawberry.Info, product: Product) -> Contract | None:
+        row = await resolve.contract_for_product(info.context, product)
+        return None if row is None else Contract.from_model(row)

@@ -1,0 +1,73 @@
+"""Who may do what. Every rule about roles and token scopes lives here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from models.company import Company
+from models.enums import Role
+from models.user import User
+from services.errors import AccessDenied
+
+LICENSE_MANAGER_ROLES = frozenset({Role.OWNER_MANAGER, Role.FINANCIAL_OFFICE_STAFF})
+
+SCOPE_READ = "licenses:read"
+SCOPE_WRITE = "licenses:write"
+ALL_SCOPES = frozenset({SCOPE_READ, SCOPE_WRITE})
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The authenticated user behind a request, with the token's scopes."""
+
+    user: User
+    company: Company
+    token_id: int
+    scopes: frozenset[str]
+
+    @property
+    def user_id(self) -> int:
+        return int(self.user.id)
+
+    @property
+    def company_id(self) -> int:
+        return int(self.company.id)
+
+    @property
+    def role(self) -> Role:
+        return Role(self.user.role)
+
+    @property
+    def manages_licenses(self) -> bool:
+        return self.role in LICENSE_MANAGER_ROLES
+
+
+def require_license_manager(viewer: Viewer) -> None:
+    """Subscription, quotes, purchases, deletes and assignments: the two finance roles only."""
+    if not viewer.manages_licenses:
+        raise AccessDenied(
+            "Only an owner/manager or financial office staff may see or change licenses. "
+            "Ask one of them for access."
+        )
+    if SCOPE_READ not in viewer.scopes:
+        raise AccessDenied("This token has no licenses:read scope.")
+
+
+def require_license_writer(viewer: Viewer) -> None:
+    require_license_manager(viewer)
+    if SCOPE_WRITE not in viewer.scopes:
+        raise AccessDenied(
+            "This token is read-only (no licenses:write scope): create a token with that scope "
+            "to make changes."
+        )
+
+
+def may_read_user(viewer: Viewer, user_id: int) -> bool:
+    """Anyone may read themselves; the finance roles may read every user of their company."""
+    return viewer.user_id == user_id or viewer.manages_licenses
+
+
+def parse_scopes(raw: str) -> frozenset[str]:
+    """Stored scopes; empty means everything the user's role allows."""
+    scopes = frozenset(raw.split())
+    return scopes or ALL_SCOPES

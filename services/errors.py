@@ -1,0 +1,30 @@
+"""Typed domain errors. The GraphQL layer maps each `code` to a UserErrorCode."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """An expected failure the person can fix. `field` names the input at fault."""
+
+    code = "INVALID"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotFound(DomainError):
+    code = "NOT_FOUND"
+
+
+class InvalidQuantity(DomainError):
+    code = "INVALID_QUANTITY"
+
+
+class AccessDenied(Exception):
+    """The viewer's role or token may not do this. Not a user error: an authorization failure."""
+
+
+class FixtureError(ValueError):
+    """A fixture file that cannot be loaded; the message names the file, the JSON path and why."""

@@ -1,0 +1,64 @@
+"""Bearer tokens: created for a user, stored only as SHA-256 hashes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from models.token import ApiToken
+from models.user import User
+from services.access import ALL_SCOPES, Viewer, parse_scopes
+from services.errors import DomainError, NotFound
+
+TOKEN_PREFIX = "lic_"  # noqa: S105 (a visible prefix, not a secret)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class UnknownScope(DomainError):
+    code = "UNKNOWN_SCOPE"
+
+
+async def create_token(
+    *, email: str, now: dt.datetime, scopes: list[str] | None = None, name: str = ""
+) -> str:
+    """A new token for the user with this email; the returned token is never stored."""
+    unknown = set(scopes or []) - ALL_SCOPES
+    if unknown:
+        raise UnknownScope(
+            f"Unknown scope(s): {', '.join(sorted(unknown))}. "
+            f"Use one or more of: {', '.join(sorted(ALL_SCOPES))}.",
+            field="scope",
+        )
+    user = await User.get_or_none(email=email)
+    if user is None:
+        raise NotFound(f"No user has the email {email!r}.", field="email")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    await ApiToken.create(
+        user=user,
+        token_hash=hash_token(token),
+        name=name,
+        scopes=" ".join(sorted(set(scopes or []))),
+        created_at=now,
+    )
+    return token
+
+
+async def authenticate(token: str) -> Viewer | None:
+    """The viewer a bearer token stands for, or None when it is unknown or revoked."""
+    row = (
+        await ApiToken.filter(token_hash=hash_token(token), revoked_at__isnull=True)
+        .select_related("user__company")
+        .first()
+    )
+    if row is None:
+        return None
+    return Viewer(
+        user=row.user,
+        company=row.user.company,
+        token_id=int(row.id),
+        scopes=parse_scopes(row.scopes),
+    )
