@@ -57,7 +57,10 @@ async def orm(database_url: str) -> AsyncIterator[None]:
 
 async def apply_migrations(database_url: str) -> None:
     """Bring the database schema up to the newest migration (what `licensing migrate` does)."""
-    await tortoise_migrate(config=tortoise_config(database_url))
+    try:
+        await tortoise_migrate(config=tortoise_config(database_url))
+    finally:
+        await Tortoise.close_connections()
 
 
 async def pending_migrations() -> list[str]:

@@ -7,10 +7,14 @@ from collections.abc import Sequence
 
 from strawberry.dataloader import DataLoader
 
-from models.contract import LicensePool
+from models.contract import Contract, LicensePool
 from models.document import ContractDocument
 from models.user import LicenseAssignment
 from services import documents, subscription, users
+
+
+async def _contracts(company_ids: Sequence[int]) -> list[list[Contract]]:
+    return [await subscription.contracts_for_company(company_id) for company_id in company_ids]
 
 
 async def _pools(contract_ids: Sequence[int]) -> list[list[LicensePool]]:
@@ -43,6 +47,7 @@ class Loaders:
     """Created fresh for every request, so nothing is cached across requests or companies."""
 
     def __init__(self) -> None:
+        self.contracts_by_company = DataLoader(load_fn=_contracts)
         self.pools_by_contract = DataLoader(load_fn=_pools)
         self.used_bytes_by_contract = DataLoader(load_fn=_used_bytes)
         self.documents_by_contract = DataLoader(load_fn=_documents)

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from models.contract import Contract, LicensePool
 from models.document import ContractDocument
 from models.enums import KIND_ORDER, LicenseKind, Product
 from resolvers.context import RequestContext
-from services import subscription
 from services.download_links import download_url
 from services.usage import Usage, allowance_bytes, combined
 
 
 async def contracts(ctx: RequestContext) -> list[Contract]:
     viewer = ctx.license_manager()
-    return await subscription.contracts_for_company(viewer.company_id)
+    return await ctx.loaders.contracts_by_company.load(viewer.company_id)
 
 
 async def contract_for_product(ctx: RequestContext, product: Product) -> Contract | None:
@@ -39,7 +40,9 @@ async def contract_usage(ctx: RequestContext, contract: Contract) -> Usage:
 
 
 async def company_usage(ctx: RequestContext) -> Usage:
-    return combined([await contract_usage(ctx, row) for row in await contracts(ctx)])
+    # gather, so the loaders batch every contract into one query each.
+    rows = await contracts(ctx)
+    return combined(await asyncio.gather(*(contract_usage(ctx, row) for row in rows)))
 
 
 async def documents(ctx: RequestContext, contract_id: int) -> list[ContractDocument]:

@@ -1,0 +1,3 @@
+from licensing.cli import main
+
+main()

@@ -1,0 +1,112 @@
+"""The `licensing` command, run as a newcomer would run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO
+
+import httpx
+from graphql import build_schema
+
+from tests.conftest import EXAMPLE_FIXTURE
+
+LICENSING = [sys.executable, "-m", "licensing"]
+
+
+def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603
+        [*LICENSING, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def environment(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "DATABASE_URL": f"sqlite://{tmp_path / 'cli.db'}", "SECRET_KEY": "s"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_export_schema_prints_the_contract_schema_block() -> None:
+    result = run("export-schema", env=dict(os.environ))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("schema {\n  query: Query\n")
+    schema = build_schema(result.stdout)
+    assert schema.subscription_type is None
+    assert schema.get_type("Subscription") is not None
+
+
+def test_migrate_load_twice_and_token(tmp_path: Path) -> None:
+    env = environment(tmp_path)
+    assert run("migrate", env=env).returncode == 0
+    first = run("load", str(EXAMPLE_FIXTURE), env=env)
+    assert first.returncode == 0, first.stderr
+    assert "created 1 companies" in first.stdout
+    second = run("load", str(EXAMPLE_FIXTURE), env=env)
+    assert "nothing to change" in second.stdout
+    token = run("token", "create", "--email", "frank@acme-heating.example", env=env)
+    assert token.returncode == 0, token.stderr
+    assert re.fullmatch(r"lic_[\w-]{40,}\n", token.stdout)
+
+
+def test_load_refuses_a_malformed_file_with_its_path(tmp_path: Path) -> None:
+    env = environment(tmp_path)
+    run("migrate", env=env)
+    bad = tmp_path / "bad.json"
+    data = json.loads(EXAMPLE_FIXTURE.read_text())
+    data["companies"][0]["contracts"][0]["startsOn"] = "first of May"
+    bad.write_text(json.dumps(data))
+    result = run("load", str(bad), env=env)
+    assert result.returncode == 2
+    assert f"{bad}: $.companies[0].contracts[0].startsOn:" in result.stderr
+    unknown = run("token", "create", "--email", "frank@acme-heating.example", env=env)
+    assert unknown.returncode == 2
+    assert "No user has the email" in unknown.stderr
+
+
+def test_serve_refuses_a_database_behind_its_migrations(tmp_path: Path) -> None:
+    result = run("serve", "--port", str(free_port()), env=environment(tmp_path))
+    assert result.returncode != 0
+    assert "Run `licensing migrate` first" in result.stdout + result.stderr
+
+
+def test_demo_serves_the_demo_company(tmp_path: Path) -> None:
+    port = free_port()
+    with subprocess.Popen(  # noqa: S603
+        [*LICENSING, "demo", "--port", str(port)], env=environment(tmp_path),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    ) as process:
+        assert process.stdout is not None
+        try:
+            _check_demo(process.stdout, port)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def _check_demo(stdout: IO[str], port: int) -> None:
+    output = ""
+    deadline = time.monotonic() + 60
+    while "Application startup complete" not in output and time.monotonic() < deadline:
+        output += stdout.readline()
+    token = re.search(r"Owner token:\s+(\S+)", output)
+    assert token, output
+    assert f"http://127.0.0.1:{port}/graphql" in output
+    response = httpx.post(
+        f"http://127.0.0.1:{port}/graphql",
+        json={"query": "{ subscription { contracts { product } } }"},
+        headers={"Authorization": f"Bearer {token.group(1)}"},
+    )
+    assert response.json() == {
+        "data": {"subscription": {"contracts": [{"product": "JOBS"}, {"product": "SALES"}]}}
+    }

@@ -1,0 +1,88 @@
+"""HTTP routes besides POST /graphql: health, GraphiQL, PDF downloads, masked errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+from pypdf import PdfReader
+from tortoise.connection import get_connection
+
+from services.download_links import download_url
+from tests.conftest import BASE_URL, TODAY, Acme, gql
+
+DOCUMENTS = "{ subscription { contracts { documents { id title downloadUrl } } } }"
+
+
+async def _master_url(client: httpx.AsyncClient, acme: Acme) -> str:
+    body = await gql(client, DOCUMENTS, token=acme.tokens["owner"])
+    url: str = body["data"]["subscription"]["contracts"][0]["documents"][0]["downloadUrl"]
+    return url
+
+
+async def test_healthz_answers_when_the_database_does(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
+
+
+async def test_graphiql_on_get(client: httpx.AsyncClient) -> None:
+    response = await client.get("/graphql", headers={"Accept": "text/html"})
+    assert response.status_code == 200
+    assert "graphiql" in response.text.lower()
+
+
+async def test_master_agreement_pdf_downloads_without_a_token(
+    client: httpx.AsyncClient, acme: Acme
+) -> None:
+    url = await _master_url(client, acme)
+    response = await client.get(url)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/pdf"
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages)
+    for expected in ("Acme Heating Ltd", "Customer Journey Plan", "JOBS", "2026-01-01",
+                     "2027-12-31", "£45.00"):
+        assert expected in text
+
+
+async def test_tampered_download_url_is_refused(client: httpx.AsyncClient, acme: Acme) -> None:
+    url = await _master_url(client, acme)
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    other_document = parts.path.replace(".pdf", "0.pdf")
+    tampered = [
+        f"{other_document}?{parts.query}",
+        f"{parts.path}?expires={int(query['expires'][0]) + 3600}&signature={query['signature'][0]}",
+        f"{parts.path}?expires={query['expires'][0]}&signature={'0' * 64}",
+        parts.path,
+    ]
+    for attempt in tampered:
+        response = await client.get(attempt)
+        assert response.status_code == 403, attempt
+        assert "fresh link" in response.text
+        assert response.headers["content-type"].startswith("text/plain")
+
+
+async def test_expired_download_url_is_gone(client: httpx.AsyncClient, acme: Acme) -> None:
+    url = await _master_url(client, acme)
+    document_id = int(urlsplit(url).path.split("/")[-1].removesuffix(".pdf"))
+    yesterday = int(dt.datetime.combine(TODAY - dt.timedelta(days=1), dt.time(), dt.UTC).timestamp())
+    expired = download_url(
+        base_url=BASE_URL, secret_key="test-secret", document_id=document_id,
+        now_ts=yesterday, ttl_seconds=900,
+    )
+    response = await client.get(expired)
+    assert response.status_code == 410
+    assert "expired" in response.text
+
+
+async def test_unexpected_errors_are_masked(client: httpx.AsyncClient, acme: Acme) -> None:
+    await get_connection("default").execute_script('DROP TABLE "storage_usage"')
+    body = await gql(client, "{ subscription { usage { usedBytes } } }", token=acme.tokens["owner"])
+    [error] = body["errors"]
+    assert error["message"] == "Internal server error."
+    assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR"}
+    assert "storage_usage" not in str(body)
+    assert "Traceback" not in str(body)

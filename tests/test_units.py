@@ -1,0 +1,97 @@
+"""Pure domain rules, tested directly: money, usage, ids, download links, settings."""
+
+from __future__ import annotations
+
+import datetime as dt
+from fractions import Fraction
+
+import pytest
+
+from licensing.settings import Clock, Settings, SettingsError
+from models.enums import LicenseKind
+from resolvers.ids import decode_any_id, decode_id, encode_id
+from services.download_links import (
+    DownloadLinkExpired,
+    DownloadLinkInvalid,
+    download_url,
+    verify_download,
+)
+from services.money import format_money, round_half_up
+from services.usage import Usage, allowance_bytes, combined
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "expected"),
+    [
+        (123450, "GBP", "£1,234.50"),
+        (0, "GBP", "£0.00"),
+        (5, "GBP", "£0.05"),
+        (-1250, "GBP", "-£12.50"),
+        (100000000, "EUR", "€1,000,000.00"),
+        (999, "USD", "$9.99"),
+        (1200, "JPY", "JPY 1,200"),
+        (1234567, "KWD", "KWD 1,234.567"),
+        (150, "CHF", "CHF 1.50"),
+    ],
+)
+def test_format_money(amount: int, currency: str, expected: str) -> None:
+    assert format_money(amount, currency) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(Fraction(5, 2), 3), (Fraction(-5, 2), -3), (Fraction(249, 100), 2), (Fraction(7), 7)],
+)
+def test_round_half_up(value: Fraction, expected: int) -> None:
+    assert round_half_up(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("used", "allowance", "percent"),
+    [(0, 0, 0.0), (1, 0, 100.0), (1, 3, 33.3), (2, 3, 66.7), (1, 2000, 0.1), (1, 2001, 0.0),
+     (1, 400, 0.3), (30, 20, 150.0)],
+)
+def test_percent_used(used: int, allowance: int, percent: float) -> None:
+    assert Usage(used, allowance).percent_used == percent
+
+
+def test_allowance_counts_contracted_and_monthly_only() -> None:
+    totals = {LicenseKind.CONTRACTED: 10, LicenseKind.MONTHLY: 3, LicenseKind.DAILY: 50}
+    assert allowance_bytes(20, totals) == 260
+    assert combined([Usage(1, 10), Usage(2, 20)]) == Usage(3, 30)
+
+
+def test_global_ids_round_trip_and_reject_garbage() -> None:
+    assert decode_id(encode_id("Contract", 7), "Contract") == 7
+    assert decode_id(encode_id("Contract", 7), "User") is None
+    for garbage in ("", "abc", "Q29udHJhY3Q=", encode_id("Contract", 1) + "x", "Q29udHJhY3Q6LTE="):
+        assert decode_any_id(garbage) is None
+
+
+def test_download_links_verify_and_expire() -> None:
+    url = download_url(base_url="http://h", secret_key="k", document_id=3, now_ts=1000,
+                       ttl_seconds=60)
+    query = dict(part.split("=") for part in url.split("?")[1].split("&"))
+    verify_download(secret_key="k", document_id=3, now_ts=1060, **query)
+    with pytest.raises(DownloadLinkExpired):
+        verify_download(secret_key="k", document_id=3, now_ts=1061, **query)
+    with pytest.raises(DownloadLinkInvalid):
+        verify_download(secret_key="other", document_id=3, now_ts=1000, **query)
+    with pytest.raises(DownloadLinkInvalid):
+        verify_download(secret_key="k", document_id=4, now_ts=1000, **query)
+
+
+def test_settings_from_env_and_the_pinned_clock() -> None:
+    settings = Settings.from_env(
+        {"LICENSING_TODAY": "2027-03-15", "SECRET_KEY": "s", "RATE_LIMIT_ENABLED": "false",
+         "PUBLIC_BASE_URL": "https://x.example/"}
+    )
+    assert settings.clock.today() == dt.date(2027, 3, 15)
+    assert settings.clock.now().tzinfo is not None
+    assert settings.public_base_url == "https://x.example"
+    assert settings.rate_limit_enabled is False
+    assert Clock().today() == dt.datetime.now(dt.UTC).date()
+    with pytest.raises(SettingsError, match="LICENSING_TODAY must be YYYY-MM-DD"):
+        Settings.from_env({"LICENSING_TODAY": "15/03/2027", "SECRET_KEY": "s"})
+    with pytest.raises(SettingsError, match="SMTP_PORT"):
+        Settings.from_env({"SMTP_PORT": "x", "SECRET_KEY": "s"})
