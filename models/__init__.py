@@ -1,5 +1,6 @@
 """Tortoise models of the `licensing` app, one module per aggregate."""
 
+from models.audit import AuditEvent
 from models.company import Company
 from models.contract import Contract, LicensePool, StorageUsage
 from models.document import ContractDocument, DocumentKind
@@ -13,6 +14,7 @@ APP_LABEL = "licensing"
 __all__ = [
     "APP_LABEL",
     "ApiToken",
+    "AuditEvent",
     "Company",
     "Contract",
     "ContractDocument",

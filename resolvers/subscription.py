@@ -7,6 +7,7 @@ import asyncio
 from models.contract import Contract, LicensePool
 from models.document import ContractDocument
 from models.enums import KIND_ORDER, LicenseKind, Product
+from models.plan import Plan
 from resolvers.context import RequestContext
 from services.download_links import download_url
 from services.usage import Usage, allowance_bytes, combined
@@ -30,6 +31,11 @@ async def pools(ctx: RequestContext, contract_id: int) -> list[LicensePool]:
 async def pool(ctx: RequestContext, contract_id: int, kind: LicenseKind) -> LicensePool:
     rows = await pools(ctx, contract_id)
     return next(row for row in rows if row.kind == kind)
+
+
+async def plan_of_pool(ctx: RequestContext, pool: LicensePool) -> Plan:
+    rows = await contracts(ctx)
+    return next(row.plan for row in rows if row.id == pool.contract_id)  # type: ignore[attr-defined]
 
 
 async def contract_usage(ctx: RequestContext, contract: Contract) -> Usage:

@@ -9,6 +9,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from resolvers.errors import ClientError
 from schema.company import Company, User
+from schema.mutations import Mutation
 from schema.query import Query
 from schema.scalars import SCALAR_MAP
 from schema.subscription import Contract, ContractDocument, LicensePool, Subscription
@@ -33,6 +34,7 @@ class MaskUnexpectedErrors(MaskErrors):
 def build_schema() -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
+        mutation=Mutation,
         types=[Company, User, Contract, LicensePool, ContractDocument, Subscription],
         config=StrawberryConfig(disable_field_suggestions=True, scalar_map=SCALAR_MAP),
         extensions=[

@@ -96,6 +96,11 @@ class LicensePool(Node):
     pk: Private[int]
 
     @classmethod
+    async def of_row(cls, info: strawberry.Info, row: contract_models.LicensePool) -> LicensePool:
+        """A pool whose contract's plan is not at hand (mutation payloads)."""
+        return cls.from_model(row, await resolve.plan_of_pool(info.context, row))
+
+    @classmethod
     def from_model(cls, row: contract_models.LicensePool, plan: plan_models.Plan) -> LicensePool:
         kind = LicenseKind(row.kind)
         return cls(

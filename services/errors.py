@@ -28,3 +28,27 @@ class AccessDenied(Exception):
 
 class FixtureError(ValueError):
     """A fixture file that cannot be loaded; the message names the file, the JSON path and why."""
+
+
+class ContractedNotDeletable(DomainError):
+    code = "CONTRACTED_NOT_DELETABLE"
+
+
+class LicensesAssigned(DomainError):
+    code = "LICENSES_ASSIGNED"
+
+
+class NoLicenseAvailable(DomainError):
+    code = "NO_LICENSE_AVAILABLE"
+
+
+class LicenseNotHeld(DomainError):
+    code = "LICENSE_NOT_HELD"
+
+
+class CannotDeleteSelf(DomainError):
+    code = "CANNOT_DELETE_SELF"
+
+
+class LastOwnerRequired(DomainError):
+    code = "LAST_OWNER_REQUIRED"

@@ -25,7 +25,8 @@ async def test_only_finance_roles_read_the_subscription(
     body = await gql(client, SUBSCRIPTION, token=acme.tokens[role])
     if allowed:
         assert body["data"]["subscription"]["contracts"] == [
-            {"product": "JOBS"}, {"product": "SALES"}
+            {"product": "JOBS"},
+            {"product": "SALES"},
         ]
     else:
         assert body["data"] is None
@@ -80,8 +81,12 @@ async def _ids_of(client: httpx.AsyncClient, token: str) -> list[str]:
     data = body["data"]
     contract = data["subscription"]["contracts"][0]
     return [
-        data["viewer"]["id"], data["viewer"]["company"]["id"], data["subscription"]["id"],
-        contract["id"], contract["licensePools"][0]["id"], contract["documents"][0]["id"],
+        data["viewer"]["id"],
+        data["viewer"]["company"]["id"],
+        data["subscription"]["id"],
+        contract["id"],
+        contract["licensePools"][0]["id"],
+        contract["documents"][0]["id"],
     ]
 
 
@@ -96,7 +101,9 @@ async def test_another_companys_ids_read_like_unknown_ids(
     assert body == {"data": {"nodes": [None] * len(foreign)}}
     for global_id in foreign:
         single = await gql(
-            client, "query($id: ID!) { node(id: $id) { id } }", {"id": global_id},
+            client,
+            "query($id: ID!) { node(id: $id) { id } }",
+            {"id": global_id},
             token=acme.tokens["owner"],
         )
         assert single == {"data": {"node": None}}
@@ -127,7 +134,8 @@ async def test_users_list_only_the_viewers_company(
     client: httpx.AsyncClient, acme: Acme, other_company: str
 ) -> None:
     body = await gql(
-        client, "{ viewer { company { users { totalCount edges { node { email } } } } } }",
+        client,
+        "{ viewer { company { users { totalCount edges { node { email } } } } } }",
         token=other_company,
     )
     users = body["data"]["viewer"]["company"]["users"]

@@ -83,8 +83,11 @@ def test_serve_refuses_a_database_behind_its_migrations(tmp_path: Path) -> None:
 def test_demo_serves_the_demo_company(tmp_path: Path) -> None:
     port = free_port()
     with subprocess.Popen(  # noqa: S603
-        [*LICENSING, "demo", "--port", str(port)], env=environment(tmp_path),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [*LICENSING, "demo", "--port", str(port)],
+        env=environment(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     ) as process:
         assert process.stdout is not None
         try:

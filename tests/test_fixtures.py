@@ -16,8 +16,14 @@ from services.fixtures import load_fixture_text
 from tests.conftest import EXAMPLE_FIXTURE, Acme
 
 TABLES = [
-    "plan", "company", "contract", "license_pool", "storage_usage", "app_user",
-    "license_assignment", "contract_document",
+    "plan",
+    "company",
+    "contract",
+    "license_pool",
+    "storage_usage",
+    "app_user",
+    "license_assignment",
+    "contract_document",
 ]
 
 
@@ -71,20 +77,34 @@ async def test_changed_terms_update_rows_and_regenerate_the_pdf(
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
-        (lambda d: d["companies"][0].update(taxRateBasisPoints="20"),
-         "$.companies[0].taxRateBasisPoints: Input should be a valid integer"),
-        (lambda d: d["companies"][0]["contracts"][1]["pools"].update(MONTHLY=-1),
-         "$.companies[0].contracts[1].pools.MONTHLY: Input should be greater than or equal to 0"),
-        (lambda d: d["companies"][0]["users"][2].update(role="BOSS"),
-         "$.companies[0].users[2].role: Input should be"),
-        (lambda d: d["companies"][0]["contracts"][0].update(plan="Gold"),
-         "$.companies[0].contracts[0].plan: no plan is named 'Gold'"),
-        (lambda d: d["companies"][0].update(currency="EUR"),
-         "$.companies[0].contracts[0].plan: 'Customer Journey Plan' is priced in GBP"),
-        (lambda d: d["companies"][0]["contracts"][0]["pools"].update(DAILY=0),
-         "the JOBS DAILY pool would hold 1 assigned licenses but only 0 in total"),
-        (lambda d: d["companies"][0]["users"][0]["licenses"].update(SALES="MONTHLY", JOBS="X"),
-         "$.companies[0].users[0].licenses.JOBS"),
+        (
+            lambda d: d["companies"][0].update(taxRateBasisPoints="20"),
+            "$.companies[0].taxRateBasisPoints: Input should be a valid integer",
+        ),
+        (
+            lambda d: d["companies"][0]["contracts"][1]["pools"].update(MONTHLY=-1),
+            "$.companies[0].contracts[1].pools.MONTHLY: Input should be greater than or equal to 0",
+        ),
+        (
+            lambda d: d["companies"][0]["users"][2].update(role="BOSS"),
+            "$.companies[0].users[2].role: Input should be",
+        ),
+        (
+            lambda d: d["companies"][0]["contracts"][0].update(plan="Gold"),
+            "$.companies[0].contracts[0].plan: no plan is named 'Gold'",
+        ),
+        (
+            lambda d: d["companies"][0].update(currency="EUR"),
+            "$.companies[0].contracts[0].plan: 'Customer Journey Plan' is priced in GBP",
+        ),
+        (
+            lambda d: d["companies"][0]["contracts"][0]["pools"].update(DAILY=0),
+            "the JOBS DAILY pool would hold 1 assigned licenses but only 0 in total",
+        ),
+        (
+            lambda d: d["companies"][0]["users"][0]["licenses"].update(SALES="MONTHLY", JOBS="X"),
+            "$.companies[0].users[0].licenses.JOBS",
+        ),
         (lambda d: d.update(extra=1), "$.extra: Extra inputs are not permitted"),
     ],
 )

@@ -42,8 +42,14 @@ async def test_master_agreement_pdf_downloads_without_a_token(
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/pdf"
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages)
-    for expected in ("Acme Heating Ltd", "Customer Journey Plan", "JOBS", "2026-01-01",
-                     "2027-12-31", "£45.00"):
+    for expected in (
+        "Acme Heating Ltd",
+        "Customer Journey Plan",
+        "JOBS",
+        "2026-01-01",
+        "2027-12-31",
+        "£45.00",
+    ):
         assert expected in text
 
 
@@ -68,10 +74,13 @@ async def test_tampered_download_url_is_refused(client: httpx.AsyncClient, acme:
 async def test_expired_download_url_is_gone(client: httpx.AsyncClient, acme: Acme) -> None:
     url = await _master_url(client, acme)
     document_id = int(urlsplit(url).path.split("/")[-1].removesuffix(".pdf"))
-    yesterday = int(dt.datetime.combine(TODAY - dt.timedelta(days=1), dt.time(), dt.UTC).timestamp())
+    yesterday = dt.datetime.combine(TODAY - dt.timedelta(days=1), dt.time(), dt.UTC)
     expired = download_url(
-        base_url=BASE_URL, secret_key="test-secret", document_id=document_id,
-        now_ts=yesterday, ttl_seconds=900,
+        base_url=BASE_URL,
+        secret_key="test-secret",
+        document_id=document_id,
+        now_ts=int(yesterday.timestamp()),
+        ttl_seconds=900,
     )
     response = await client.get(expired)
     assert response.status_code == 410

@@ -63,13 +63,14 @@ async def test_every_declared_constraint_exists_in_the_migrated_database(
                     assert f'CONSTRAINT "{constraint.name}" CHECK' in row["sql"], table
             for index in model._meta.indexes:
                 wanted = tuple(index) if isinstance(index, tuple) else tuple(index.fields)
-                found = await connection.execute_query_dict(
-                    f'PRAGMA index_list("{table}")'
-                )
+                found = await connection.execute_query_dict(f'PRAGMA index_list("{table}")')
                 columns = [
-                    tuple(c["name"] for c in await connection.execute_query_dict(
-                        f'PRAGMA index_info("{i["name"]}")'
-                    ))
+                    tuple(
+                        c["name"]
+                        for c in await connection.execute_query_dict(
+                            f'PRAGMA index_info("{i["name"]}")'
+                        )
+                    )
                     for i in found
                 ]
                 assert wanted in columns, (table, wanted)

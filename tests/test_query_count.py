@@ -60,21 +60,30 @@ async def _grow_company_to(size: int, settings: Settings) -> None:
     existing = await User.filter(company_id=company_id).count()
     await User.bulk_create(
         [
-            User(company_id=company_id, name=f"User {n:05}", email=f"user{n}@acme.example",
-                 role=Role.ENGINEER)
+            User(
+                company_id=company_id,
+                name=f"User {n:05}",
+                email=f"user{n}@acme.example",
+                role=Role.ENGINEER,
+            )
             for n in range(existing, size)
         ]
     )
-    pool = await LicensePool.get(contract__company_id=company_id, contract__product="JOBS",
-                                 kind="CONTRACTED")
+    pool = await LicensePool.get(
+        contract__company_id=company_id, contract__product="JOBS", kind="CONTRACTED"
+    )
     spare = pool.total - pool.assigned
     holders = await LicenseAssignment.filter(pool_id=pool.id).values_list("user_id", flat=True)
     newcomers = (
         await User.filter(email__startswith="user").exclude(id__in=holders).order_by("name")
     )[:spare]
     await LicenseAssignment.bulk_create(
-        [LicenseAssignment(user=u, pool=pool, product=Product.JOBS,
-                           assigned_at=settings.clock.now()) for u in newcomers]
+        [
+            LicenseAssignment(
+                user=u, pool=pool, product=Product.JOBS, assigned_at=settings.clock.now()
+            )
+            for u in newcomers
+        ]
     )
     await LicensePool.filter(id=pool.id).update(assigned=pool.assigned + len(newcomers))
 
@@ -97,5 +106,5 @@ async def test_dashboard_query_count_is_constant(
     assert small == large
     # token, contracts, pools, storage, documents, users page, users count, licenses.
     assert large <= 8
-    users = (await gql(client, "{ viewer { company { users { totalCount } } } }", token=token))
+    users = await gql(client, "{ viewer { company { users { totalCount } } } }", token=token)
     assert users["data"]["viewer"]["company"]["users"]["totalCount"] == 1000

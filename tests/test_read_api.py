@@ -32,7 +32,9 @@ query Dashboard {
 GB = 1024**3
 
 
-async def test_dashboard_shows_both_contracts_as_loaded(client: httpx.AsyncClient, acme: Acme) -> None:
+async def test_dashboard_shows_both_contracts_as_loaded(
+    client: httpx.AsyncClient, acme: Acme
+) -> None:
     body = await gql(client, DASHBOARD, token=acme.tokens["owner"])
     assert "errors" not in body
     subscription = body["data"]["subscription"]
@@ -48,12 +50,21 @@ async def test_dashboard_shows_both_contracts_as_loaded(client: httpx.AsyncClien
     assert jobs["plan"]["name"] == "Customer Journey Plan"
     assert jobs["plan"]["storageAllowancePerLicenseBytes"] == str(20 * GB)
     assert jobs["plan"]["prices"] == [
-        {"kind": "CONTRACTED", "period": "MONTH",
-         "unitAmount": {"amountMinor": "4500", "currency": "GBP", "formatted": "£45.00"}},
-        {"kind": "MONTHLY", "period": "MONTH",
-         "unitAmount": {"amountMinor": "5500", "currency": "GBP", "formatted": "£55.00"}},
-        {"kind": "DAILY", "period": "DAY",
-         "unitAmount": {"amountMinor": "400", "currency": "GBP", "formatted": "£4.00"}},
+        {
+            "kind": "CONTRACTED",
+            "period": "MONTH",
+            "unitAmount": {"amountMinor": "4500", "currency": "GBP", "formatted": "£45.00"},
+        },
+        {
+            "kind": "MONTHLY",
+            "period": "MONTH",
+            "unitAmount": {"amountMinor": "5500", "currency": "GBP", "formatted": "£55.00"},
+        },
+        {
+            "kind": "DAILY",
+            "period": "DAY",
+            "unitAmount": {"amountMinor": "400", "currency": "GBP", "formatted": "£4.00"},
+        },
     ]
     pools = [
         (p["kind"], p["total"], p["assigned"], p["available"], p["pending"], p["deletable"])
@@ -66,18 +77,26 @@ async def test_dashboard_shows_both_contracts_as_loaded(client: httpx.AsyncClien
         ("DAILY", 2, 1, 1, 0, True),
     ]
     assert [p["price"]["unitAmount"]["formatted"] for p in jobs["licensePools"]] == [
-        "£45.00", "£55.00", "£4.00"
+        "£45.00",
+        "£55.00",
+        "£4.00",
     ]
     # 90 GiB used of 20 GiB x (10 + 3) = 260 GiB: 34.6%.
     assert jobs["usage"] == {
-        "usedBytes": str(90 * GB), "allowanceBytes": str(260 * GB), "percentUsed": 34.6
+        "usedBytes": str(90 * GB),
+        "allowanceBytes": str(260 * GB),
+        "percentUsed": 34.6,
     }
     # 1 GiB of 10 GiB x 2 = 20 GiB: 5.0%.
     assert sales["usage"] == {
-        "usedBytes": str(GB), "allowanceBytes": str(20 * GB), "percentUsed": 5.0
+        "usedBytes": str(GB),
+        "allowanceBytes": str(20 * GB),
+        "percentUsed": 5.0,
     }
     assert subscription["usage"] == {
-        "usedBytes": str(91 * GB), "allowanceBytes": str(280 * GB), "percentUsed": 32.5
+        "usedBytes": str(91 * GB),
+        "allowanceBytes": str(280 * GB),
+        "percentUsed": 32.5,
     }
     [master] = jobs["documents"]
     assert master["title"] == "Master agreement (Jobs, Customer Journey Plan)"
@@ -105,7 +124,8 @@ async def test_viewer_with_licenses_and_company(client: httpx.AsyncClient, acme:
     assert (viewer["name"], viewer["role"]) == ("Olivia Owner", "OWNER_MANAGER")
     assert viewer["company"] == {"name": "Acme Heating Ltd"}
     assert [(lic["product"], lic["kind"]) for lic in viewer["licenses"]] == [
-        ("JOBS", "CONTRACTED"), ("SALES", "CONTRACTED")
+        ("JOBS", "CONTRACTED"),
+        ("SALES", "CONTRACTED"),
     ]
     assert viewer["licenses"][0]["assignedAt"].startswith("2026-11-26T")
 
@@ -133,7 +153,9 @@ async def test_users_connection_pages_by_name(client: httpx.AsyncClient, acme: A
     users = first["users"]
     assert users["totalCount"] == 4
     assert [edge["node"]["name"] for edge in users["edges"]] == [
-        "Erin Engineer", "Frank Finance", "Olivia Owner"
+        "Erin Engineer",
+        "Frank Finance",
+        "Olivia Owner",
     ]
     assert users["pageInfo"]["hasNextPage"] is True
     assert users["pageInfo"]["hasPreviousPage"] is False
@@ -187,22 +209,32 @@ async def test_node_refetches_each_type(client: httpx.AsyncClient, acme: Acme) -
     body = await gql(client, query, {"ids": wanted}, token=token)
     nodes = body["data"]["nodes"]
     assert [node["__typename"] for node in nodes] == [
-        "User", "Company", "Subscription", "Contract", "LicensePool", "ContractDocument"
+        "User",
+        "Company",
+        "Subscription",
+        "Contract",
+        "LicensePool",
+        "ContractDocument",
     ]
     assert [node["id"] for node in nodes] == wanted
     assert nodes[4]["kind"] == "MONTHLY"
 
     single = await gql(
-        client, 'query($id: ID!) { node(id: $id) { id ... on Contract { product } } }',
-        {"id": contract["id"]}, token=token,
+        client,
+        "query($id: ID!) { node(id: $id) { id ... on Contract { product } } }",
+        {"id": contract["id"]},
+        token=token,
     )
     assert single["data"]["node"] == {"id": contract["id"], "product": "JOBS"}
 
 
-async def test_unknown_and_malformed_ids_read_as_null(client: httpx.AsyncClient, acme: Acme) -> None:
+async def test_unknown_and_malformed_ids_read_as_null(
+    client: httpx.AsyncClient, acme: Acme
+) -> None:
     unknown = base64.b64encode(b"Contract:999999").decode()
     body = await gql(
-        client, 'query($ids: [ID!]!) { nodes(ids: $ids) { id } }',
+        client,
+        "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
         {"ids": [unknown, "!!!", base64.b64encode(b"Nope:1").decode()]},
         token=acme.tokens["owner"],
     )

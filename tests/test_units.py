@@ -48,8 +48,16 @@ def test_round_half_up(value: Fraction, expected: int) -> None:
 
 @pytest.mark.parametrize(
     ("used", "allowance", "percent"),
-    [(0, 0, 0.0), (1, 0, 100.0), (1, 3, 33.3), (2, 3, 66.7), (1, 2000, 0.1), (1, 2001, 0.0),
-     (1, 400, 0.3), (30, 20, 150.0)],
+    [
+        (0, 0, 0.0),
+        (1, 0, 100.0),
+        (1, 3, 33.3),
+        (2, 3, 66.7),
+        (1, 2000, 0.1),
+        (1, 2001, 0.0),
+        (1, 400, 0.3),
+        (30, 20, 150.0),
+    ],
 )
 def test_percent_used(used: int, allowance: int, percent: float) -> None:
     assert Usage(used, allowance).percent_used == percent
@@ -69,8 +77,9 @@ def test_global_ids_round_trip_and_reject_garbage() -> None:
 
 
 def test_download_links_verify_and_expire() -> None:
-    url = download_url(base_url="http://h", secret_key="k", document_id=3, now_ts=1000,
-                       ttl_seconds=60)
+    url = download_url(
+        base_url="http://h", secret_key="k", document_id=3, now_ts=1000, ttl_seconds=60
+    )
     query = dict(part.split("=") for part in url.split("?")[1].split("&"))
     verify_download(secret_key="k", document_id=3, now_ts=1060, **query)
     with pytest.raises(DownloadLinkExpired):
@@ -83,8 +92,12 @@ def test_download_links_verify_and_expire() -> None:
 
 def test_settings_from_env_and_the_pinned_clock() -> None:
     settings = Settings.from_env(
-        {"LICENSING_TODAY": "2027-03-15", "SECRET_KEY": "s", "RATE_LIMIT_ENABLED": "false",
-         "PUBLIC_BASE_URL": "https://x.example/"}
+        {
+            "LICENSING_TODAY": "2027-03-15",
+            "SECRET_KEY": "s",
+            "RATE_LIMIT_ENABLED": "false",
+            "PUBLIC_BASE_URL": "https://x.example/",
+        }
     )
     assert settings.clock.today() == dt.date(2027, 3, 15)
     assert settings.clock.now().tzinfo is not None

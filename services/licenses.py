@@ -1,0 +1,200 @@
+"""Deleting licenses and moving users between them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from models.contract import LicensePool
+from models.enums import LicenseKind, Product
+from models.user import LicenseAssignment, User
+from services import audit, pools
+from services.audit import Actor
+from services.errors import (
+    ContractedNotDeletable,
+    InvalidQuantity,
+    LicenseNotHeld,
+    LicensesAssigned,
+    NoLicenseAvailable,
+    NotFound,
+)
+from services.subscription import contract_of_company
+
+NAMED_HOLDERS = 5
+# Concurrent first assignments of one user and product collide on the unique key; retrying
+# sees the other's row and becomes a no-op or a switch.
+ASSIGN_ATTEMPTS = 3
+
+
+async def _pool(*, company_id: int, contract_id: int, kind: LicenseKind) -> LicensePool:
+    contract = await contract_of_company(
+        company_id=company_id, contract_id=contract_id, field="contractId"
+    )
+    return await LicensePool.get(contract_id=contract.id, kind=kind)
+
+
+async def _holders_message(pool: LicensePool, quantity: int) -> str:
+    holders = User.filter(licenses__pool_id=pool.id).order_by("name").limit(NAMED_HOLDERS)
+    names = [str(name) for name in await holders.values_list("name", flat=True)]
+    others = pool.assigned - len(names)
+    named = ", ".join(names) + (f" and {others} more" if others > 0 else "")
+    return (
+        f"Only {pool.available} of the {pool.total} {pool.kind.lower()} licenses are unassigned, "
+        f"so {quantity} cannot be deleted: {pool.assigned} are assigned ({named}). "
+        "Delete those users or switch them to another license type first."
+    )
+
+
+async def delete_licenses(
+    *,
+    company_id: int,
+    contract_id: int,
+    kind: LicenseKind,
+    quantity: int,
+    actor: Actor,
+    now: dt.datetime,
+) -> LicensePool:
+    """Remove unassigned MONTHLY or DAILY licenses; CONTRACTED ones wait for renewal."""
+    pool = await _pool(company_id=company_id, contract_id=contract_id, kind=kind)
+    if kind == LicenseKind.CONTRACTED:
+        raise ContractedNotDeletable(
+            "Contracted licenses cannot be deleted: they run for the contract term and are "
+            "adjusted at renewal.",
+            field="kind",
+        )
+    if not 1 <= quantity <= pool.total:
+        raise InvalidQuantity(
+            f"Enter a number from 1 to {pool.total}, the {kind.lower()} licenses you hold.",
+            field="quantity",
+        )
+    async with in_transaction():
+        if not await pools.remove_unassigned(pool.id, quantity):
+            fresh = await LicensePool.get(id=pool.id)
+            raise LicensesAssigned(await _holders_message(fresh, quantity), field="quantity")
+        after = await LicensePool.get(id=pool.id)
+        await audit.record(
+            company_id=company_id,
+            actor=actor,
+            action="licenses.deleted",
+            subject_type="LicensePool",
+            subject_id=pool.id,
+            details={
+                "kind": str(kind),
+                "quantity": quantity,
+                "totalBefore": after.total + quantity,
+                "totalAfter": after.total,
+                "assigned": after.assigned,
+            },
+            now=now,
+        )
+    return after
+
+
+async def _user(company_id: int, user_id: int) -> User:
+    user = await User.filter(id=user_id, company_id=company_id).first()
+    if user is None:
+        raise NotFound("No user has this id. Reload the users list.", field="userId")
+    return user
+
+
+async def _product_pool(company_id: int, product: Product, kind: LicenseKind) -> LicensePool:
+    pool = await LicensePool.filter(
+        contract__company_id=company_id, contract__product=product, kind=kind
+    ).first()
+    if pool is None:
+        raise NotFound(f"The company has no {product.title()} contract.", field="product")
+    return pool
+
+
+async def assign_license(
+    *,
+    company_id: int,
+    user_id: int,
+    product: Product,
+    kind: LicenseKind,
+    actor: Actor,
+    now: dt.datetime,
+) -> User:
+    """Give the user a license of this kind, or move them to it from the kind they hold."""
+    user = await _user(company_id, user_id)
+    target = await _product_pool(company_id, product, kind)
+    for attempt in range(ASSIGN_ATTEMPTS):
+        try:
+            await _assign_once(company_id, user, product, target, actor, now)
+            return user
+        except IntegrityError:
+            if attempt == ASSIGN_ATTEMPTS - 1:
+                raise
+    return user
+
+
+async def _assign_once(
+    company_id: int,
+    user: User,
+    product: Product,
+    target: LicensePool,
+    actor: Actor,
+    now: dt.datetime,
+) -> None:
+    async with in_transaction():
+        held = await LicenseAssignment.filter(user_id=user.id, product=product).first()
+        old_pool_id = held.pool_id if held else None  # type: ignore[attr-defined]
+        if old_pool_id == target.id:
+            return
+        if not await pools.take_one(target.id):
+            raise NoLicenseAvailable(
+                f"No {target.kind.lower()} {product.title()} license is available. Buy more, "
+                "or free one by moving or deleting a user who holds one.",
+                field="kind",
+            )
+        if held is None:
+            await LicenseAssignment.create(
+                user_id=user.id, pool_id=target.id, product=product, assigned_at=now
+            )
+        else:
+            moved = await LicenseAssignment.filter(id=held.id, pool_id=old_pool_id).update(
+                pool_id=target.id, assigned_at=now
+            )
+            if moved != 1:
+                raise IntegrityError("the assignment changed while it was being moved")
+            await pools.release_one(held.pool_id)  # type: ignore[attr-defined]
+        await audit.record(
+            company_id=company_id,
+            actor=actor,
+            action="license.switched" if held else "license.assigned",
+            subject_type="User",
+            subject_id=user.id,
+            details={
+                "product": str(product),
+                "kind": str(target.kind),
+                "fromPoolId": old_pool_id,
+                "toPoolId": target.id,
+            },
+            now=now,
+        )
+
+
+async def unassign_license(
+    *, company_id: int, user_id: int, product: Product, actor: Actor, now: dt.datetime
+) -> User:
+    user = await _user(company_id, user_id)
+    async with in_transaction():
+        held = await LicenseAssignment.filter(user_id=user.id, product=product).first()
+        removed = 0 if held is None else await LicenseAssignment.filter(id=held.id).delete()
+        if held is None or removed != 1:
+            raise LicenseNotHeld(
+                f"{user.name} holds no {product.title()} license.", field="product"
+            )
+        await pools.release_one(held.pool_id)  # type: ignore[attr-defined]
+        await audit.record(
+            company_id=company_id,
+            actor=actor,
+            action="license.unassigned",
+            subject_type="User",
+            subject_id=user.id,
+            details={"product": str(product), "poolId": held.pool_id},  # type: ignore[attr-defined]
+            now=now,
+        )
+    return user

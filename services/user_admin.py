@@ -1,0 +1,53 @@
+"""Deleting users: their licenses become available, the licenses themselves stay."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from tortoise.transactions import in_transaction
+
+from models.company import Company
+from models.enums import Role
+from models.user import LicenseAssignment, User
+from services import audit, pools
+from services.audit import Actor
+from services.errors import CannotDeleteSelf, LastOwnerRequired, NotFound
+
+
+async def delete_user(*, company_id: int, user_id: int, actor: Actor, now: dt.datetime) -> int:
+    """Delete a user of the company and free what they held. Returns the deleted user's id."""
+    if user_id == actor.user_id:
+        raise CannotDeleteSelf(
+            "You cannot delete yourself. Ask another owner/manager to do it.", field="userId"
+        )
+    async with in_transaction():
+        # Serializes owner deletions per company on PostgreSQL (a no-op lock on SQLite, whose
+        # write transactions are serialized anyway), so two owners cannot delete each other.
+        await Company.filter(id=company_id).select_for_update().first()
+        user = await User.filter(id=user_id, company_id=company_id).first()
+        if user is None:
+            raise NotFound("No user has this id. Reload the users list.", field="userId")
+        if (
+            user.role == Role.OWNER_MANAGER
+            and await User.filter(company_id=company_id, role=Role.OWNER_MANAGER).count() == 1
+        ):
+            raise LastOwnerRequired(
+                f"{user.name} is the company's only owner/manager. Make someone else an "
+                "owner/manager first.",
+                field="userId",
+            )
+        held = await LicenseAssignment.filter(user_id=user.id)
+        for assignment in held:
+            await LicenseAssignment.filter(id=assignment.id).delete()
+            await pools.release_one(assignment.pool_id)  # type: ignore[attr-defined]
+        await user.delete()
+        await audit.record(
+            company_id=company_id,
+            actor=actor,
+            action="user.deleted",
+            subject_type="User",
+            subject_id=user_id,
+            details={"email": user.email, "freedPoolIds": [a.pool_id for a in held]},  # type: ignore[attr-defined]
+            now=now,
+        )
+    return user_id
