@@ -6,6 +6,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
 from resolvers.errors import ClientError
 from schema.company import Company, User
@@ -31,8 +32,19 @@ class MaskUnexpectedErrors(MaskErrors):
         return masked
 
 
+class LicensingSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Log what went wrong on our side; refusals the client must handle are not news."""
+        unexpected = [
+            error for error in errors if not isinstance(error.original_error, ClientError)
+        ]
+        super().process_errors(unexpected, execution_context)
+
+
 def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(
+    return LicensingSchema(
         query=Query,
         mutation=Mutation,
         types=[Company, User, Contract, LicensePool, ContractDocument, Subscription],

@@ -7,6 +7,7 @@ import io
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pytest
 from pypdf import PdfReader
 from tortoise.connection import get_connection
 
@@ -87,7 +88,17 @@ async def test_expired_download_url_is_gone(client: httpx.AsyncClient, acme: Acm
     assert "expired" in response.text
 
 
-async def test_unexpected_errors_are_masked(client: httpx.AsyncClient, acme: Acme) -> None:
+async def test_refusals_are_not_logged_as_errors(
+    client: httpx.AsyncClient, acme: Acme, caplog: pytest.LogCaptureFixture
+) -> None:
+    await gql(client, "{ viewer { name } }")
+    await gql(client, "{ subscription { id } }", token=acme.tokens["engineer"])
+    assert [r for r in caplog.records if r.name.startswith("strawberry")] == []
+
+
+async def test_unexpected_errors_are_masked(
+    client: httpx.AsyncClient, acme: Acme, caplog: pytest.LogCaptureFixture
+) -> None:
     await get_connection("default").execute_script('DROP TABLE "storage_usage"')
     body = await gql(client, "{ subscription { usage { usedBytes } } }", token=acme.tokens["owner"])
     [error] = body["errors"]
@@ -95,3 +106,5 @@ async def test_unexpected_errors_are_masked(client: httpx.AsyncClient, acme: Acm
     assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR"}
     assert "storage_usage" not in str(body)
     assert "Traceback" not in str(body)
+    # The log keeps what the client does not see.
+    assert any("storage_usage" in r.getMessage() for r in caplog.records)
