@@ -6,6 +6,13 @@ from models.contract import Contract, LicensePool, StorageUsage
 from models.document import ContractDocument, DocumentKind
 from models.enums import LicenseKind, Product, Role
 from models.plan import Plan
+from models.purchase import (
+    EmailStatus,
+    LicensePurchase,
+    OutboxEmail,
+    PurchaseStatus,
+    SignatureToken,
+)
 from models.token import ApiToken
 from models.user import LicenseAssignment, User
 
@@ -19,12 +26,17 @@ __all__ = [
     "Contract",
     "ContractDocument",
     "DocumentKind",
+    "EmailStatus",
     "LicenseAssignment",
     "LicenseKind",
     "LicensePool",
+    "LicensePurchase",
+    "OutboxEmail",
     "Plan",
     "Product",
+    "PurchaseStatus",
     "Role",
+    "SignatureToken",
     "StorageUsage",
     "User",
 ]

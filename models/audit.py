@@ -22,6 +22,8 @@ class AuditEvent(Model):
     action = fields.CharField(max_length=64)
     subject_type = fields.CharField(max_length=64)
     subject_id = fields.IntField()
+    # The contract the change belongs to, when it belongs to one (for Contract.events).
+    contract_id = fields.IntField(null=True)
     actor_user_id = fields.IntField(null=True)
     actor_token_id = fields.IntField(null=True)
     details: Any = fields.JSONField()
@@ -29,4 +31,4 @@ class AuditEvent(Model):
 
     class Meta:
         table = "audit_event"
-        indexes = (("company_id", "created_at"),)
+        indexes = (("company_id", "created_at"), ("contract_id", "id"))

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from tortoise import fields
+from tortoise.migrations.constraints import CheckConstraint, UniqueConstraint
+from tortoise.models import Model
+
+from models.enums import LicenseKind, Product
+
+if TYPE_CHECKING:
+    from models.company import Company
+    from models.contract import Contract, LicensePool
+    from models.user import User
+
+
+class PurchaseStatus(StrEnum):
+    """Stored states. EXPIRED is not stored: a pending purchase past `expires_at` reads so."""
+
+    PENDING_SIGNATURE = "PENDING_SIGNATURE"
+    CONFIRMED = "CONFIRMED"
+    CANCELLED = "CANCELLED"
+
+
+class LicensePurchase(Model):
+    """A request to buy licenses, waiting for a signature through the emailed link.
+
+    Created PENDING_SIGNATURE with its quote frozen. Signing makes it CONFIRMED and adds the
+    licenses to the pool, once. Cancelling makes it CANCELLED. Unsigned past `expires_at`, it
+    reads EXPIRED and adds nothing, without any job having to run.
+    """
+
+    id = fields.IntField(primary_key=True)
+    company: fields.ForeignKeyRelation[Company] = fields.ForeignKeyField(
+        "licensing.Company", related_name="purchases", on_delete=fields.RESTRICT
+    )
+    contract: fields.ForeignKeyRelation[Contract] = fields.ForeignKeyField(
+        "licensing.Contract", related_name="purchases", on_delete=fields.RESTRICT
+    )
+    pool: fields.ForeignKeyRelation[LicensePool] = fields.ForeignKeyField(
+        "licensing.LicensePool", related_name="purchases", on_delete=fields.RESTRICT
+    )
+    product = fields.CharEnumField(Product, max_length=16)
+    kind = fields.CharEnumField(LicenseKind, max_length=16)
+    quantity = fields.IntField()
+    status = fields.CharEnumField(PurchaseStatus, max_length=32)
+    quote: Any = fields.JSONField()
+    requested_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "licensing.User", related_name="purchases", null=True, on_delete=fields.SET_NULL
+    )
+    requested_at = fields.DatetimeField()
+    confirmation_sent_to = fields.CharField(max_length=254)
+    expires_at = fields.DatetimeField()
+    idempotency_key = fields.CharField(max_length=200, null=True)
+    # SHA-256 of the request (contract, kind, quantity): a reused key must match it.
+    request_fingerprint = fields.CharField(max_length=64)
+    signed_at = fields.DatetimeField(null=True)
+    signer_name = fields.CharField(max_length=200, null=True)
+    signer_ip = fields.CharField(max_length=64, null=True)
+    signer_user_agent = fields.CharField(max_length=500, null=True)
+    cancelled_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "license_purchase"
+        indexes = (("contract_id", "id"), ("pool_id", "status"))
+        constraints = (
+            CheckConstraint(
+                check="quantity >= 1 AND quantity <= 10000", name="license_purchase_quantity"
+            ),
+            UniqueConstraint(
+                fields=("company", "idempotency_key"), name="license_purchase_idempotency_uniq"
+            ),
+        )
+
+
+class SignatureToken(Model):
+    """One emailed signature link. Only the token's SHA-256 is stored."""
+
+    id = fields.IntField(primary_key=True)
+    purchase: fields.ForeignKeyRelation[LicensePurchase] = fields.ForeignKeyField(
+        "licensing.LicensePurchase", related_name="tokens", on_delete=fields.CASCADE
+    )
+    token_hash = fields.CharField(max_length=64, unique=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "signature_token"
+
+
+class EmailStatus(StrEnum):
+    QUEUED = "QUEUED"
+    SENT = "SENT"
+    FAILED = "FAILED"
+
+
+class OutboxEmail(Model):
+    """A confirmation email to send, written in the purchase's own transaction.
+
+    The sender renders it at delivery time with a fresh signature token, so no usable link is
+    ever stored. A failed attempt is retried with backoff until `MAX_ATTEMPTS`, then FAILED.
+    `locked_until` is a lease: a sender claims a row with a guarded UPDATE before sending.
+    """
+
+    id = fields.IntField(primary_key=True)
+    purchase: fields.ForeignKeyRelation[LicensePurchase] = fields.ForeignKeyField(
+        "licensing.LicensePurchase", related_name="emails", on_delete=fields.CASCADE
+    )
+    to_address = fields.CharField(max_length=254)
+    status = fields.CharEnumField(EmailStatus, max_length=16, default=EmailStatus.QUEUED)
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField()
+    locked_until = fields.DatetimeField(null=True)
+    last_error = fields.CharField(max_length=500, null=True)
+    created_at = fields.DatetimeField()
+    sent_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "outbox_email"
+        indexes = (("status", "next_attempt_at"),)
