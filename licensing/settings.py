@@ -35,6 +35,16 @@ def _positive_int(name: str, value: str) -> int:
     return number
 
 
+def _positive_float(name: str, value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {value!r}") from None
+    if number <= 0:
+        raise SettingsError(f"{name} must be positive, got {number}")
+    return number
+
+
 def _pinned_date(value: str | None) -> dt.date | None:
     if not value:
         return None
@@ -74,6 +84,8 @@ class Settings:
     signature_link_ttl_hours: int = 720
     download_url_ttl_seconds: int = 900
     rate_limit_enabled: bool = True
+    outbox_poll_seconds: float = 1.0
+    outbox_retry_base_seconds: float = 10.0
     clock: Clock = field(default_factory=Clock)
 
     @classmethod
@@ -103,5 +115,11 @@ class Settings:
                 "DOWNLOAD_URL_TTL_SECONDS", env.get("DOWNLOAD_URL_TTL_SECONDS", "900")
             ),
             rate_limit_enabled=_flag(env.get("RATE_LIMIT_ENABLED", "true")),
+            outbox_poll_seconds=_positive_float(
+                "OUTBOX_POLL_SECONDS", env.get("OUTBOX_POLL_SECONDS", "1")
+            ),
+            outbox_retry_base_seconds=_positive_float(
+                "OUTBOX_RETRY_BASE_SECONDS", env.get("OUTBOX_RETRY_BASE_SECONDS", "10")
+            ),
             clock=Clock(pinned_today=_pinned_date(env.get("LICENSING_TODAY"))),
         )

@@ -19,6 +19,7 @@ class AuditEvent(Model):
     company: fields.ForeignKeyRelation[Company] = fields.ForeignKeyField(
         "licensing.Company", related_name="audit_events", on_delete=fields.RESTRICT
     )
+    company_id: int
     action = fields.CharField(max_length=64)
     subject_type = fields.CharField(max_length=64)
     subject_id = fields.IntField()

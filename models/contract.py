@@ -24,6 +24,8 @@ class Contract(Model):
     company: fields.ForeignKeyRelation[Company] = fields.ForeignKeyField(
         "licensing.Company", related_name="contracts", on_delete=fields.RESTRICT
     )
+    company_id: int
+    plan_id: int
     product = fields.CharEnumField(Product, max_length=16)
     plan: fields.ForeignKeyRelation[Plan] = fields.ForeignKeyField(
         "licensing.Plan", related_name="contracts", on_delete=fields.RESTRICT
@@ -51,6 +53,7 @@ class LicensePool(Model):
     contract: fields.ForeignKeyRelation[Contract] = fields.ForeignKeyField(
         "licensing.Contract", related_name="pools", on_delete=fields.CASCADE
     )
+    contract_id: int
     kind = fields.CharEnumField(LicenseKind, max_length=16)
     total = fields.IntField()
     assigned = fields.IntField(default=0)
@@ -76,6 +79,7 @@ class StorageUsage(Model):
     contract: fields.OneToOneRelation[Contract] = fields.OneToOneField(
         "licensing.Contract", related_name="storage_usage", on_delete=fields.CASCADE
     )
+    contract_id: int
     used_bytes = fields.BigIntField(default=0)
     measured_at = fields.DatetimeField()
 

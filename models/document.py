@@ -26,6 +26,7 @@ class ContractDocument(Model):
     contract: fields.ForeignKeyRelation[Contract] = fields.ForeignKeyField(
         "licensing.Contract", related_name="documents", on_delete=fields.CASCADE
     )
+    contract_id: int
     kind = fields.CharEnumField(DocumentKind, max_length=32)
     title = fields.CharField(max_length=200)
     signed_at = fields.DatetimeField()

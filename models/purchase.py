@@ -41,6 +41,10 @@ class LicensePurchase(Model):
     pool: fields.ForeignKeyRelation[LicensePool] = fields.ForeignKeyField(
         "licensing.LicensePool", related_name="purchases", on_delete=fields.RESTRICT
     )
+    company_id: int
+    contract_id: int
+    pool_id: int
+    requested_by_id: int | None
     product = fields.CharEnumField(Product, max_length=16)
     kind = fields.CharEnumField(LicenseKind, max_length=16)
     quantity = fields.IntField()
@@ -81,6 +85,7 @@ class SignatureToken(Model):
     purchase: fields.ForeignKeyRelation[LicensePurchase] = fields.ForeignKeyField(
         "licensing.LicensePurchase", related_name="tokens", on_delete=fields.CASCADE
     )
+    purchase_id: int
     token_hash = fields.CharField(max_length=64, unique=True)
     created_at = fields.DatetimeField()
 
@@ -106,6 +111,7 @@ class OutboxEmail(Model):
     purchase: fields.ForeignKeyRelation[LicensePurchase] = fields.ForeignKeyField(
         "licensing.LicensePurchase", related_name="emails", on_delete=fields.CASCADE
     )
+    purchase_id: int
     to_address = fields.CharField(max_length=254)
     status = fields.CharEnumField(EmailStatus, max_length=16, default=EmailStatus.QUEUED)
     attempts = fields.IntField(default=0)

@@ -19,6 +19,7 @@ class User(Model):
     company: fields.ForeignKeyRelation[Company] = fields.ForeignKeyField(
         "licensing.Company", related_name="users", on_delete=fields.RESTRICT
     )
+    company_id: int
     name = fields.CharField(max_length=200)
     email = fields.CharField(max_length=254, unique=True)
     role = fields.CharEnumField(Role, max_length=32)
@@ -44,6 +45,8 @@ class LicenseAssignment(Model):
     pool: fields.ForeignKeyRelation[LicensePool] = fields.ForeignKeyField(
         "licensing.LicensePool", related_name="assignments", on_delete=fields.RESTRICT
     )
+    user_id: int
+    pool_id: int
     product = fields.CharEnumField(Product, max_length=16)
     assigned_at = fields.DatetimeField()
 

@@ -20,7 +20,7 @@ async def _contracts(company_ids: Sequence[int]) -> list[list[Contract]]:
 async def _pools(contract_ids: Sequence[int]) -> list[list[LicensePool]]:
     grouped: dict[int, list[LicensePool]] = defaultdict(list)
     for pool in await subscription.pools_for_contracts(contract_ids):
-        grouped[pool.contract_id].append(pool)  # type: ignore[attr-defined]
+        grouped[pool.contract_id].append(pool)
     return [grouped[contract_id] for contract_id in contract_ids]
 
 
@@ -32,14 +32,14 @@ async def _used_bytes(contract_ids: Sequence[int]) -> list[int]:
 async def _documents(contract_ids: Sequence[int]) -> list[list[ContractDocument]]:
     grouped: dict[int, list[ContractDocument]] = defaultdict(list)
     for document in await documents.documents_for_contracts(contract_ids):
-        grouped[document.contract_id].append(document)  # type: ignore[attr-defined]
+        grouped[document.contract_id].append(document)
     return [grouped[contract_id] for contract_id in contract_ids]
 
 
 async def _assignments(user_ids: Sequence[int]) -> list[list[LicenseAssignment]]:
     grouped: dict[int, list[LicenseAssignment]] = defaultdict(list)
     for assignment in await users.assignments_for_users(user_ids):
-        grouped[assignment.user_id].append(assignment)  # type: ignore[attr-defined]
+        grouped[assignment.user_id].append(assignment)
     return [grouped[user_id] for user_id in user_ids]
 
 

@@ -35,7 +35,7 @@ async def pool(ctx: RequestContext, contract_id: int, kind: LicenseKind) -> Lice
 
 async def plan_of_pool(ctx: RequestContext, pool: LicensePool) -> Plan:
     rows = await contracts(ctx)
-    return next(row.plan for row in rows if row.id == pool.contract_id)  # type: ignore[attr-defined]
+    return next(row.plan for row in rows if row.id == pool.contract_id)
 
 
 async def contract_usage(ctx: RequestContext, contract: Contract) -> Usage:

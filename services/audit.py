@@ -26,6 +26,7 @@ async def record(
     subject_id: int,
     details: dict[str, Any],
     now: dt.datetime,
+    contract_id: int | None = None,
 ) -> None:
     """Write one event; call it inside the transaction that makes the change."""
     await AuditEvent.create(
@@ -33,6 +34,7 @@ async def record(
         action=action,
         subject_type=subject_type,
         subject_id=subject_id,
+        contract_id=contract_id,
         actor_user_id=actor.user_id,
         actor_token_id=actor.token_id,
         details=details,

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from models.company import Company
@@ -16,6 +17,7 @@ from models.plan import Plan
 from services.errors import NotFound
 from services.money import format_money
 from services.pdf import PdfSection, render_pdf
+from services.pricing import Quote
 
 
 def master_agreement_signed_at(starts_on: dt.date) -> dt.datetime:
@@ -101,6 +103,69 @@ async def ensure_master_agreement(
     else:
         await ContractDocument.filter(id=existing.id).update(**values)
     return True
+
+
+def _breakdown_sections(quote: Quote) -> list[PdfSection]:
+    money = partial(format_money, currency=quote.currency)
+    return [
+        PdfSection(
+            "Contract breakdown",
+            [
+                ("Product", quote.product.title()),
+                ("License type", quote.kind.title()),
+                ("Licenses added", f"{quote.quantity:,}"),
+                ("Licenses before / after", f"{quote.current_total:,} / {quote.new_total:,}"),
+                ("Billed from", quote.starts_on.isoformat()),
+                (
+                    "Commitment ends",
+                    quote.commitment_ends_on.isoformat() if quote.commitment_ends_on else "Rolling",
+                ),
+                ("Storage allowance after", f"{quote.new_allowance_bytes:,} bytes"),
+            ],
+        ),
+        PdfSection(
+            "Cost breakdown",
+            [
+                *((line.description, money(line.amount_minor)) for line in quote.lines),
+                ("Total commitment", money(quote.total_minor)),
+            ],
+        ),
+    ]
+
+
+async def create_addendum(
+    *,
+    company: Company,
+    contract_id: int,
+    purchase_id: int,
+    quote: Quote,
+    signer_name: str,
+    signed_at: dt.datetime,
+) -> ContractDocument:
+    """The signed addendum of one purchase: both breakdowns, the signer and the time."""
+    title = f"Addendum: {quote.quantity:,} {quote.kind.title()} licenses ({quote.product.title()})"
+    signature = PdfSection(
+        "Signature",
+        [
+            ("Signed by", signer_name),
+            ("Signed at", signed_at.isoformat(timespec="seconds")),
+            ("Purchase reference", str(purchase_id)),
+        ],
+    )
+    pdf = render_pdf(
+        title=title,
+        intro=f"This addendum to the agreement with {company.name} adds the licenses below.",
+        sections=[*_breakdown_sections(quote), signature],
+        created_at=signed_at,
+    )
+    return await ContractDocument.create(
+        contract_id=contract_id,
+        kind=DocumentKind.ADDENDUM,
+        title=title,
+        signed_at=signed_at,
+        content_hash=hashlib.sha256(pdf).hexdigest(),
+        pdf=pdf,
+    )
 
 
 async def documents_for_contracts(contract_ids: Sequence[int]) -> list[ContractDocument]:

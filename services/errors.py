@@ -52,3 +52,27 @@ class CannotDeleteSelf(DomainError):
 
 class LastOwnerRequired(DomainError):
     code = "LAST_OWNER_REQUIRED"
+
+
+class PurchaseNotPending(DomainError):
+    code = "PURCHASE_NOT_PENDING"
+
+
+class SignatureTokenInvalid(DomainError):
+    code = "SIGNATURE_TOKEN_INVALID"
+
+
+class SignatureTokenExpired(DomainError):
+    code = "SIGNATURE_TOKEN_EXPIRED"
+
+
+class SignerNameRequired(DomainError):
+    code = "SIGNER_NAME_REQUIRED"
+
+
+class IdempotencyKeyReused(DomainError):
+    code = "IDEMPOTENCY_KEY_REUSED"
+
+
+class InvalidIdempotencyKey(DomainError):
+    code = "INVALID_IDEMPOTENCY_KEY"

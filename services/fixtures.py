@@ -184,7 +184,7 @@ class _Loader:
 
     async def _load_user(self, path: str, company: Company, spec: UserSpec) -> None:
         existing = await User.get_or_none(email=spec.email)
-        if existing is not None and existing.company_id != company.id:  # type: ignore[attr-defined]
+        if existing is not None and existing.company_id != company.id:
             raise self.fail(f"{path}.email", f"{spec.email} belongs to another company")
         user = await self._upsert(
             User,

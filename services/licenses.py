@@ -140,7 +140,7 @@ async def _assign_once(
 ) -> None:
     async with in_transaction():
         held = await LicenseAssignment.filter(user_id=user.id, product=product).first()
-        old_pool_id = held.pool_id if held else None  # type: ignore[attr-defined]
+        old_pool_id = held.pool_id if held else None
         if old_pool_id == target.id:
             return
         if not await pools.take_one(target.id):
@@ -159,7 +159,7 @@ async def _assign_once(
             )
             if moved != 1:
                 raise IntegrityError("the assignment changed while it was being moved")
-            await pools.release_one(held.pool_id)  # type: ignore[attr-defined]
+            await pools.release_one(held.pool_id)
         await audit.record(
             company_id=company_id,
             actor=actor,
@@ -187,14 +187,14 @@ async def unassign_license(
             raise LicenseNotHeld(
                 f"{user.name} holds no {product.title()} license.", field="product"
             )
-        await pools.release_one(held.pool_id)  # type: ignore[attr-defined]
+        await pools.release_one(held.pool_id)
         await audit.record(
             company_id=company_id,
             actor=actor,
             action="license.unassigned",
             subject_type="User",
             subject_id=user.id,
-            details={"product": str(product), "poolId": held.pool_id},  # type: ignore[attr-defined]
+            details={"product": str(product), "poolId": held.pool_id},
             now=now,
         )
     return user

@@ -39,7 +39,7 @@ async def delete_user(*, company_id: int, user_id: int, actor: Actor, now: dt.da
         held = await LicenseAssignment.filter(user_id=user.id)
         for assignment in held:
             await LicenseAssignment.filter(id=assignment.id).delete()
-            await pools.release_one(assignment.pool_id)  # type: ignore[attr-defined]
+            await pools.release_one(assignment.pool_id)
         await user.delete()
         await audit.record(
             company_id=company_id,
@@ -47,7 +47,7 @@ async def delete_user(*, company_id: int, user_id: int, actor: Actor, now: dt.da
             action="user.deleted",
             subject_type="User",
             subject_id=user_id,
-            details={"email": user.email, "freedPoolIds": [a.pool_id for a in held]},  # type: ignore[attr-defined]
+            details={"email": user.email, "freedPoolIds": [a.pool_id for a in held]},
             now=now,
         )
     return user_id

@@ -22,7 +22,7 @@ async def test_models_have_no_changes_missing_from_the_migrations(database_url: 
 
 
 def _declared_uniques(model: type) -> set[tuple[str, ...]]:
-    meta = model._meta  # type: ignore[attr-defined]
+    meta = model._meta
     uniques: set[tuple[str, ...]] = set()
     for name, field in meta.fields_map.items():
         if getattr(field, "unique", False) and not field.pk:

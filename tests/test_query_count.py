@@ -56,7 +56,7 @@ def count_sql() -> Iterator[_Counter]:
 
 
 async def _grow_company_to(size: int, settings: Settings) -> None:
-    company_id = (await User.get(email="olivia@acme-heating.example")).company_id  # type: ignore[attr-defined]
+    company_id = (await User.get(email="olivia@acme-heating.example")).company_id
     existing = await User.filter(company_id=company_id).count()
     await User.bulk_create(
         [

@@ -1,0 +1,101 @@
+"""Delivers the email outbox: a loop in every service process, safe to run several at once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from email.message import EmailMessage
+
+from licensing.email_sender import EmailSender
+from licensing.settings import Settings
+from licensing.views import purchase_view, templates
+from models.purchase import LicensePurchase, OutboxEmail, PurchaseStatus
+from services import outbox, signing
+from services.pricing import Quote
+
+logger = logging.getLogger(__name__)
+
+
+def confirmation_message(
+    *, purchase: LicensePurchase, link: str, to_address: str, mail_from: str
+) -> EmailMessage:
+    quote = Quote.from_json(purchase.quote)
+    requester = purchase.requested_by.name if purchase.requested_by else None
+    context = {
+        "v": purchase_view(company=purchase.company.name, requested_by=requester, quote=quote),
+        "link": link,
+        "expires": purchase.expires_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    message = EmailMessage()
+    message["From"] = mail_from
+    message["To"] = to_address
+    message["Subject"] = (
+        f"Please sign: {quote.quantity:,} {quote.kind.title()} {quote.product.title()} "
+        f"licenses for {purchase.company.name}"
+    )
+    message.set_content(templates.get_template("confirmation_email.txt").render(context))
+    message.add_alternative(
+        templates.get_template("confirmation_email.html").render(context), subtype="html"
+    )
+    return message
+
+
+class Mailer:
+    def __init__(self, settings: Settings, sender: EmailSender) -> None:
+        self.settings = settings
+        self.sender = sender
+
+    async def deliver_due(self) -> int:
+        """One pass over the outbox; returns how many emails it attempted."""
+        due = await outbox.claim_due(now=self.settings.clock.now())
+        for email in due:
+            await self._deliver(email)
+        return len(due)
+
+    async def _deliver(self, email: OutboxEmail) -> None:
+        now = self.settings.clock.now()
+        purchase = (
+            await LicensePurchase.filter(id=email.purchase_id)
+            .select_related("company", "requested_by")
+            .get()
+        )
+        if purchase.status != PurchaseStatus.PENDING_SIGNATURE or purchase.expires_at <= now:
+            await outbox.drop(email_id=email.id, reason="the purchase no longer awaits a signature")
+            return
+        token = await signing.create_signature_token(purchase_id=purchase.id, now=now)
+        message = confirmation_message(
+            purchase=purchase,
+            link=f"{self.settings.public_base_url}/sign/{token}",
+            to_address=email.to_address,
+            mail_from=self.settings.mail_from,
+        )
+        try:
+            await self.sender.send(message)
+        except Exception as exc:
+            retry_base = dt.timedelta(seconds=self.settings.outbox_retry_base_seconds)
+            gave_up = await outbox.mark_failed(
+                email=email, error=f"{type(exc).__name__}: {exc}", now=now, retry_base=retry_base
+            )
+            logger.warning(
+                "confirmation email %s for purchase %s not sent (attempt %s%s): %s",
+                email.id,
+                purchase.id,
+                email.attempts + 1,
+                ", giving up" if gave_up else "",
+                exc,
+            )
+            return
+        await outbox.mark_sent(email_id=email.id, now=self.settings.clock.now())
+        logger.info("confirmation email %s for purchase %s sent", email.id, purchase.id)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll until `stop` is set; a failing pass is logged and the loop goes on."""
+        while not stop.is_set():
+            try:
+                await self.deliver_due()
+            except Exception:
+                logger.exception("outbox pass failed; trying again shortly")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.settings.outbox_poll_seconds)

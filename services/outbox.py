@@ -1,0 +1,76 @@
+"""The confirmation-email outbox: claim due rows with a lease, record each attempt."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from tortoise.expressions import F, Q
+
+from models.purchase import EmailStatus, OutboxEmail
+
+MAX_ATTEMPTS = 12
+MAX_BACKOFF = dt.timedelta(hours=1)
+# Long enough for one SMTP conversation; a sender that dies mid-send frees its rows after it.
+LEASE = dt.timedelta(minutes=2)
+
+
+def _unleased(now: dt.datetime) -> Q:
+    return Q(locked_until__isnull=True) | Q(locked_until__lt=now)
+
+
+async def claim_due(*, now: dt.datetime, limit: int = 20) -> list[OutboxEmail]:
+    """Rows due for an attempt that no other sender holds, each claimed by a guarded UPDATE."""
+    candidates = (
+        await OutboxEmail.filter(
+            _unleased(now), status=EmailStatus.QUEUED, next_attempt_at__lte=now
+        )
+        .order_by("id")
+        .limit(limit)
+    )
+    claimed = []
+    for row in candidates:
+        won = await OutboxEmail.filter(_unleased(now), id=row.id, status=EmailStatus.QUEUED).update(
+            locked_until=now + LEASE
+        )
+        if won == 1:
+            claimed.append(row)
+    return claimed
+
+
+def backoff(attempts: int, base: dt.timedelta) -> dt.timedelta:
+    """base, 2 x base, 4 x base... after the 1st, 2nd, 3rd failed attempt, at most an hour."""
+    delay: dt.timedelta = base * (2 ** (attempts - 1))
+    return min(delay, MAX_BACKOFF)
+
+
+async def mark_sent(*, email_id: int, now: dt.datetime) -> None:
+    await OutboxEmail.filter(id=email_id).update(
+        status=EmailStatus.SENT,
+        sent_at=now,
+        locked_until=None,
+        attempts=F("attempts") + 1,
+        last_error=None,
+    )
+
+
+async def mark_failed(
+    *, email: OutboxEmail, error: str, now: dt.datetime, retry_base: dt.timedelta
+) -> bool:
+    """Record a failed attempt; True when it was the last one (the row is then FAILED)."""
+    attempts = email.attempts + 1
+    gave_up = attempts >= MAX_ATTEMPTS
+    await OutboxEmail.filter(id=email.id).update(
+        attempts=attempts,
+        last_error=error[:500],
+        locked_until=None,
+        status=EmailStatus.FAILED if gave_up else EmailStatus.QUEUED,
+        next_attempt_at=now + backoff(attempts, retry_base),
+    )
+    return gave_up
+
+
+async def drop(*, email_id: int, reason: str) -> None:
+    """Never send this one (its purchase was signed, cancelled or expired meanwhile)."""
+    await OutboxEmail.filter(id=email_id).update(
+        status=EmailStatus.FAILED, last_error=reason, locked_until=None
+    )

@@ -1,0 +1,190 @@
+"""Buying licenses: a purchase waits for a signature; cancel and resend while it waits."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from models.company import Company
+from models.contract import LicensePool
+from models.enums import LicenseKind
+from models.purchase import EmailStatus, LicensePurchase, OutboxEmail, PurchaseStatus
+from services import audit
+from services.audit import Actor
+from services.errors import (
+    IdempotencyKeyReused,
+    InvalidIdempotencyKey,
+    NotFound,
+    PurchaseNotPending,
+)
+from services.quotes import quote_for_contract
+from services.subscription import contract_of_company
+
+MAX_KEY_LENGTH = 200
+
+
+def effective_status(purchase: LicensePurchase, now: dt.datetime) -> str:
+    """The stored status, except that a pending purchase past its expiry reads EXPIRED."""
+    if purchase.status == PurchaseStatus.PENDING_SIGNATURE and purchase.expires_at <= now:
+        return "EXPIRED"
+    return str(purchase.status)
+
+
+def _fingerprint(contract_id: int, kind: LicenseKind, quantity: int) -> str:
+    return hashlib.sha256(f"{contract_id}:{kind}:{quantity}".encode()).hexdigest()
+
+
+async def _replay(company_id: int, key: str, fingerprint: str) -> LicensePurchase | None:
+    """The purchase an idempotency key already made, if the request is the same one."""
+    existing = await LicensePurchase.filter(company_id=company_id, idempotency_key=key).first()
+    if existing is not None and existing.request_fingerprint != fingerprint:
+        raise IdempotencyKeyReused(
+            "This idempotency key was already used for a different purchase. Use a new key "
+            "for a new purchase.",
+            field="idempotencyKey",
+        )
+    return existing
+
+
+def _queue_email(purchase: LicensePurchase, to_address: str, now: dt.datetime) -> OutboxEmail:
+    return OutboxEmail(
+        purchase=purchase,
+        to_address=to_address,
+        status=EmailStatus.QUEUED,
+        next_attempt_at=now,
+        created_at=now,
+    )
+
+
+async def purchase_licenses(
+    *,
+    company: Company,
+    contract_id: int,
+    kind: LicenseKind,
+    quantity: int,
+    idempotency_key: str | None,
+    actor: Actor,
+    now: dt.datetime,
+    link_ttl: dt.timedelta,
+) -> LicensePurchase:
+    """Freeze the quote, create the purchase and queue its confirmation email, atomically."""
+    key = idempotency_key.strip() if idempotency_key else None
+    if idempotency_key is not None and not 1 <= len(key or "") <= MAX_KEY_LENGTH:
+        raise InvalidIdempotencyKey(
+            f"An idempotency key has 1 to {MAX_KEY_LENGTH} characters.", field="idempotencyKey"
+        )
+    contract = await contract_of_company(
+        company_id=company.id, contract_id=contract_id, field="contractId"
+    )
+    fingerprint = _fingerprint(contract.id, kind, quantity)
+    if key and (earlier := await _replay(company.id, key, fingerprint)):
+        return earlier
+    frozen = await quote_for_contract(
+        company=company, contract=contract, kind=kind, quantity=quantity, today=now.date()
+    )
+    pool = await LicensePool.get(contract_id=contract.id, kind=kind)
+    try:
+        async with in_transaction():
+            purchase = await LicensePurchase.create(
+                company_id=company.id,
+                contract_id=contract.id,
+                pool_id=pool.id,
+                product=contract.product,
+                kind=kind,
+                quantity=quantity,
+                status=PurchaseStatus.PENDING_SIGNATURE,
+                quote=frozen.to_json(),
+                requested_by_id=actor.user_id,
+                requested_at=now,
+                confirmation_sent_to=company.email,
+                expires_at=now + link_ttl,
+                idempotency_key=key,
+                request_fingerprint=fingerprint,
+            )
+            await _queue_email(purchase, company.email, now).save()
+            await audit.record(
+                company_id=company.id,
+                contract_id=contract.id,
+                actor=actor,
+                action="purchase.requested",
+                subject_type="LicensePurchase",
+                subject_id=purchase.id,
+                now=now,
+                details={
+                    "kind": str(kind),
+                    "quantity": quantity,
+                    "totalMinor": frozen.total_minor,
+                    "currency": frozen.currency,
+                },
+            )
+    except IntegrityError:
+        # A concurrent request with the same key won the unique index: answer with its purchase.
+        if key and (winner := await _replay(company.id, key, fingerprint)):
+            return winner
+        raise
+    return purchase
+
+
+async def purchase_of_company(*, company_id: int, purchase_id: int) -> LicensePurchase:
+    purchase = await LicensePurchase.filter(id=purchase_id, company_id=company_id).first()
+    if purchase is None:
+        raise NotFound("No purchase has this id.", field="purchaseId")
+    return purchase
+
+
+def _not_pending(purchase: LicensePurchase, now: dt.datetime) -> PurchaseNotPending:
+    status = effective_status(purchase, now).replace("_", " ").lower()
+    return PurchaseNotPending(
+        f"This purchase is {status}, no longer awaiting a signature. Start a new purchase "
+        "if you still want these licenses.",
+        field="purchaseId",
+    )
+
+
+async def cancel_purchase(
+    *, company_id: int, purchase_id: int, actor: Actor, now: dt.datetime
+) -> LicensePurchase:
+    purchase = await purchase_of_company(company_id=company_id, purchase_id=purchase_id)
+    async with in_transaction():
+        cancelled = await LicensePurchase.filter(
+            id=purchase.id, status=PurchaseStatus.PENDING_SIGNATURE, expires_at__gt=now
+        ).update(status=PurchaseStatus.CANCELLED, cancelled_at=now)
+        if cancelled != 1:
+            raise _not_pending(await LicensePurchase.get(id=purchase.id), now)
+        await audit.record(
+            company_id=company_id,
+            contract_id=purchase.contract_id,
+            actor=actor,
+            action="purchase.cancelled",
+            subject_type="LicensePurchase",
+            subject_id=purchase.id,
+            details={"quantity": purchase.quantity},
+            now=now,
+        )
+    return await LicensePurchase.get(id=purchase.id)
+
+
+async def resend_confirmation(
+    *, company_id: int, purchase_id: int, company_email: str, actor: Actor, now: dt.datetime
+) -> LicensePurchase:
+    """Queue the email again, with a fresh link; earlier links keep working until expiry."""
+    purchase = await purchase_of_company(company_id=company_id, purchase_id=purchase_id)
+    if effective_status(purchase, now) != PurchaseStatus.PENDING_SIGNATURE:
+        raise _not_pending(purchase, now)
+    async with in_transaction():
+        await _queue_email(purchase, company_email, now).save()
+        await LicensePurchase.filter(id=purchase.id).update(confirmation_sent_to=company_email)
+        await audit.record(
+            company_id=company_id,
+            contract_id=purchase.contract_id,
+            actor=actor,
+            action="purchase.confirmation_resent",
+            subject_type="LicensePurchase",
+            subject_id=purchase.id,
+            details={"to": company_email},
+            now=now,
+        )
+    return await LicensePurchase.get(id=purchase.id)
