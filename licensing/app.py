@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,7 +15,10 @@ from starlette.routing import Route
 from strawberry.asgi import GraphQL
 
 from licensing import db
+from licensing.email_sender import sender_for
+from licensing.mailer import Mailer
 from licensing.settings import Settings
+from licensing.sign_page import sign_routes
 from resolvers.context import RequestContext
 from schema.api import build_schema
 from services import documents, tokens
@@ -87,6 +91,19 @@ def _download_route(settings: Settings) -> Route:
     return Route("/documents/{document_id:int}.pdf", download, methods=["GET"])
 
 
+@asynccontextmanager
+async def _mailer_running(settings: Settings) -> AsyncIterator[Mailer]:
+    """The outbox sender runs beside every service process, from start-up to shut-down."""
+    mailer = Mailer(settings, sender_for(settings))
+    stop = asyncio.Event()
+    task = asyncio.create_task(mailer.run(stop), name="outbox-mailer")
+    try:
+        yield mailer
+    finally:
+        stop.set()
+        await task
+
+
 def create_app(settings: Settings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -98,7 +115,8 @@ def create_app(settings: Settings) -> Starlette:
                     f"The database is behind: {len(pending)} migration(s) not applied "
                     f"({', '.join(pending)}). Run `licensing migrate` first."
                 )
-            yield
+            async with _mailer_running(settings):
+                yield
         finally:
             await db.close_orm()
 
@@ -108,6 +126,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             _download_route(settings),
+            *sign_routes(settings),
         ],
         lifespan=lifespan,
     )

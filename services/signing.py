@@ -51,7 +51,7 @@ async def signature_request(*, token: str, now: dt.datetime) -> SignatureRequest
     """The pending purchase a link stands for, or the reason it cannot be signed."""
     row = (
         await SignatureToken.filter(token_hash=_hash(token))
-        .select_related("purchase__company")
+        .select_related("purchase__company", "purchase__requested_by")
         .first()
     )
     if row is None:
