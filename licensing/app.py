@@ -38,17 +38,20 @@ class LicensingGraphQL(GraphQL[RequestContext, None]):
         self.settings = settings
 
     async def get_context(self, request: Any, response: Any) -> RequestContext:
+        client = {
+            "client_ip": request.client.host if request.client else None,
+            "user_agent": request.headers.get("user-agent"),
+        }
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if not header:
-            return RequestContext(self.settings, None)
+            return RequestContext(self.settings, None, **client)
         if scheme.lower() != "bearer" or not token.strip():
-            return RequestContext(
-                self.settings, None, auth_problem="Use the header Authorization: Bearer TOKEN."
-            )
+            problem = "Use the header Authorization: Bearer TOKEN."
+            return RequestContext(self.settings, None, auth_problem=problem, **client)
         viewer = await tokens.authenticate(token.strip())
         problem = "The bearer token is unknown or revoked. Ask for a new token."
-        return RequestContext(self.settings, viewer, auth_problem=problem)
+        return RequestContext(self.settings, viewer, auth_problem=problem, **client)
 
 
 async def healthz(request: Request) -> Response:

@@ -17,7 +17,12 @@ class RequestContext:
     viewer_or_none: Viewer | None
     # Why there is no viewer: shown as the UNAUTHENTICATED message.
     auth_problem: str = "Send an Authorization: Bearer TOKEN header."
-    loaders: Loaders = field(default_factory=Loaders)
+    client_ip: str | None = None
+    user_agent: str | None = None
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(now=self.settings.clock.now())
 
     @property
     def viewer(self) -> Viewer:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from models.company import Company
 from models.contract import Contract, LicensePool
 from models.document import ContractDocument
+from models.purchase import LicensePurchase
 from models.user import User
 from resolvers.context import RequestContext
 from resolvers.errors import forbidden
@@ -17,7 +18,7 @@ from services import subscription, users
 from services.access import may_read_user
 from services.errors import NotFound
 
-NodeRow = Company | User | Contract | LicensePool | ContractDocument
+NodeRow = Company | User | Contract | LicensePool | ContractDocument | LicensePurchase
 
 
 async def _user(ctx: RequestContext, pk: int) -> User | None:
@@ -65,7 +66,15 @@ async def _document(ctx: RequestContext, pk: int) -> ContractDocument | None:
     return row
 
 
+async def _purchase(ctx: RequestContext, pk: int) -> LicensePurchase | None:
+    row = await LicensePurchase.filter(id=pk, company_id=ctx.viewer.company_id).first()
+    if row is not None:
+        ctx.license_manager()
+    return row
+
+
 _FETCHERS = {
+    "LicensePurchase": _purchase,
     "User": _user,
     "Company": _company,
     "Subscription": _subscription,

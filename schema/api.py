@@ -11,6 +11,7 @@ from strawberry.types import ExecutionContext
 from resolvers.errors import ClientError
 from schema.company import Company, User
 from schema.mutations import Mutation
+from schema.purchases import LicensePurchase
 from schema.query import Query
 from schema.scalars import SCALAR_MAP
 from schema.subscription import Contract, ContractDocument, LicensePool, Subscription
@@ -47,7 +48,15 @@ def build_schema() -> strawberry.Schema:
     return LicensingSchema(
         query=Query,
         mutation=Mutation,
-        types=[Company, User, Contract, LicensePool, ContractDocument, Subscription],
+        types=[
+            Company,
+            User,
+            Contract,
+            LicensePool,
+            ContractDocument,
+            Subscription,
+            LicensePurchase,
+        ],
         config=StrawberryConfig(disable_field_suggestions=True, scalar_map=SCALAR_MAP),
         extensions=[
             MaskUnexpectedErrors,

@@ -41,6 +41,15 @@ class PageInfo:
     end_cursor: str | None
 
 
+def page_info(cursors: list[str], *, has_next_page: bool, has_previous_page: bool) -> PageInfo:
+    return PageInfo(
+        has_next_page=has_next_page,
+        has_previous_page=has_previous_page,
+        start_cursor=cursors[0] if cursors else None,
+        end_cursor=cursors[-1] if cursors else None,
+    )
+
+
 @strawberry.type(description="An amount of money.")
 class Money:
     amount_minor: Int64 = strawberry.field(

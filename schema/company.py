@@ -12,7 +12,7 @@ from models import user as user_models
 from models.enums import LicenseKind, Product, Role
 from resolvers import users as resolve
 from resolvers.ids import encode_id
-from schema.common import Node, PageInfo
+from schema.common import Node, PageInfo, page_info
 
 
 @strawberry.type(description="A license a user holds for one product.")
@@ -104,13 +104,11 @@ class Company(Node):
             UserEdge(node=User.from_model(row), cursor=resolve.user_cursor(row))
             for row in page.users
         ]
+        cursors = [edge.cursor for edge in edges]
         return UserConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next_page,
-                has_previous_page=bool(after),
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
+            page_info=page_info(
+                cursors, has_next_page=page.has_next_page, has_previous_page=bool(after)
             ),
             total_count=page.total_count,
         )

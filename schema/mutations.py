@@ -2,54 +2,15 @@
 
 from __future__ import annotations
 
-from enum import Enum
-
 import strawberry
 
 from models.enums import LicenseKind, Product
 from resolvers import mutations as resolve
-from resolvers.errors import UserErrorData
 from resolvers.ids import encode_id
 from schema.company import User
+from schema.errors import UserError, user_errors
+from schema.purchase_mutations import PurchaseMutations
 from schema.subscription import LicensePool
-
-
-@strawberry.enum(description="What went wrong with the input.")
-class UserErrorCode(Enum):
-    INVALID_QUANTITY = "INVALID_QUANTITY"
-    NOT_FOUND = "NOT_FOUND"
-    CONTRACT_EXPIRED = "CONTRACT_EXPIRED"
-    CONTRACTED_NOT_DELETABLE = "CONTRACTED_NOT_DELETABLE"
-    LICENSES_ASSIGNED = "LICENSES_ASSIGNED"
-    NO_LICENSE_AVAILABLE = "NO_LICENSE_AVAILABLE"
-    PURCHASE_NOT_PENDING = "PURCHASE_NOT_PENDING"
-    SIGNATURE_TOKEN_INVALID = "SIGNATURE_TOKEN_INVALID"
-    SIGNATURE_TOKEN_EXPIRED = "SIGNATURE_TOKEN_EXPIRED"
-    SIGNER_NAME_REQUIRED = "SIGNER_NAME_REQUIRED"
-    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
-    LICENSE_NOT_HELD = "LICENSE_NOT_HELD"
-    CANNOT_DELETE_SELF = "CANNOT_DELETE_SELF"
-    LAST_OWNER_REQUIRED = "LAST_OWNER_REQUIRED"
-
-
-@strawberry.type(
-    description="A problem with the input, for the person to fix. Authorization problems are "
-    "GraphQL errors instead."
-)
-class UserError:
-    field: list[str] | None = strawberry.field(
-        description='Path to the input field, e.g. ["input", "quantity"].'
-    )
-    message: str = strawberry.field(description="What is wrong and what to do about it.")
-    code: UserErrorCode
-
-    @classmethod
-    def of(cls, data: UserErrorData) -> UserError:
-        return cls(field=data.field, message=data.message, code=UserErrorCode(data.code))
-
-
-def _errors(errors: list[UserErrorData]) -> list[UserError]:
-    return [UserError.of(error) for error in errors]
 
 
 @strawberry.input(description="Which unassigned licenses to delete.")
@@ -102,7 +63,7 @@ class DeleteUserPayload:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(PurchaseMutations):
     @strawberry.mutation(description="Remove unassigned MONTHLY or DAILY licenses.")
     async def delete_licenses(
         self, info: strawberry.Info, input: DeleteLicensesInput
@@ -113,7 +74,7 @@ class Mutation:
         pool = outcome.value
         return DeleteLicensesPayload(
             license_pool=None if pool is None else await LicensePool.of_row(info, pool),
-            user_errors=_errors(outcome.errors),
+            user_errors=user_errors(outcome.errors),
         )
 
     @strawberry.mutation(
@@ -126,7 +87,7 @@ class Mutation:
             info.context, input.user_id, input.product, input.kind
         )
         user = None if outcome.value is None else User.from_model(outcome.value)
-        return AssignLicensePayload(user=user, user_errors=_errors(outcome.errors))
+        return AssignLicensePayload(user=user, user_errors=user_errors(outcome.errors))
 
     @strawberry.mutation(description="Free the license a user holds for a product.")
     async def unassign_license(
@@ -134,7 +95,7 @@ class Mutation:
     ) -> UnassignLicensePayload:
         outcome = await resolve.unassign_license(info.context, input.user_id, input.product)
         user = None if outcome.value is None else User.from_model(outcome.value)
-        return UnassignLicensePayload(user=user, user_errors=_errors(outcome.errors))
+        return UnassignLicensePayload(user=user, user_errors=user_errors(outcome.errors))
 
     @strawberry.mutation(
         description="Delete a user of the company; the licenses they held become available."
@@ -142,4 +103,4 @@ class Mutation:
     async def delete_user(self, info: strawberry.Info, input: DeleteUserInput) -> DeleteUserPayload:
         outcome = await resolve.delete_user(info.context, input.user_id)
         deleted = None if outcome.value is None else strawberry.ID(encode_id("User", outcome.value))
-        return DeleteUserPayload(deleted_user_id=deleted, user_errors=_errors(outcome.errors))
+        return DeleteUserPayload(deleted_user_id=deleted, user_errors=user_errors(outcome.errors))

@@ -13,6 +13,8 @@ from resolvers import subscription as subscription_resolvers
 from resolvers.ids import encode_id
 from schema.common import Node
 from schema.company import Company, User
+from schema.purchase_mutations import PurchaseQueries
+from schema.purchases import LicensePurchase
 from schema.subscription import Contract, ContractDocument, LicensePool, Subscription
 
 
@@ -22,13 +24,14 @@ def _subscription_of(company: CompanyRow) -> Subscription:
     )
 
 
-_NODE_BUILDERS: dict[str, Callable[[Any], Node]] = {
-    "User": User.from_model,
-    "Company": Company.from_model,
-    "Subscription": _subscription_of,
-    "Contract": Contract.from_model,
-    "LicensePool": lambda row: LicensePool.from_model(row, row.contract.plan),
-    "ContractDocument": ContractDocument.from_model,
+_NODE_BUILDERS: dict[str, Callable[[strawberry.Info, Any], Node]] = {
+    "User": lambda _, row: User.from_model(row),
+    "Company": lambda _, row: Company.from_model(row),
+    "Subscription": lambda _, row: _subscription_of(row),
+    "Contract": lambda _, row: Contract.from_model(row),
+    "LicensePool": lambda _, row: LicensePool.from_model(row, row.contract.plan),
+    "LicensePurchase": LicensePurchase.of,
+    "ContractDocument": lambda _, row: ContractDocument.from_model(row),
 }
 
 
@@ -37,11 +40,11 @@ async def _node(info: strawberry.Info, global_id: str) -> Node | None:
     if found is None:
         return None
     type_name, row = found
-    return _NODE_BUILDERS[type_name](row)
+    return _NODE_BUILDERS[type_name](info, row)
 
 
 @strawberry.type
-class Query:
+class Query(PurchaseQueries):
     @strawberry.field(description="Fetch any object by its global id; null when not visible.")
     async def node(self, info: strawberry.Info, id: strawberry.ID) -> Node | None:
         return await _node(info, id)

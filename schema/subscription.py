@@ -12,6 +12,7 @@ from models import contract as contract_models
 from models import document as document_models
 from models import plan as plan_models
 from models.enums import KIND_ORDER, LicenseKind, Product
+from resolvers import purchases as resolve_purchases
 from resolvers import subscription as resolve
 from resolvers.ids import encode_id
 from schema.common import BillingPeriod, Money, Node
@@ -20,6 +21,11 @@ from services.usage import Usage as UsageValue
 
 if TYPE_CHECKING:
     from schema.company import Company
+    from schema.purchases import (
+        ContractEventConnection,
+        LicensePurchaseConnection,
+        PurchaseStatus,
+    )
 
 
 @strawberry.type(description="Price of one license kind.")
@@ -88,12 +94,15 @@ class LicensePool(Node):
     available: int = strawberry.field(
         description="total - assigned: what can be assigned or deleted."
     )
-    pending: int = strawberry.field(description="Licenses in purchases awaiting signature.")
     deletable: bool = strawberry.field(
         description="False for CONTRACTED: those are only adjusted at renewal."
     )
     price: LicensePrice
     pk: Private[int]
+
+    @strawberry.field(description="Licenses in purchases awaiting signature.")
+    async def pending(self, info: strawberry.Info) -> int:
+        return await resolve_purchases.pending(info.context, self.pk)
 
     @classmethod
     async def of_row(cls, info: strawberry.Info, row: contract_models.LicensePool) -> LicensePool:
@@ -109,7 +118,6 @@ class LicensePool(Node):
             total=row.total,
             assigned=row.assigned,
             available=row.available,
-            pending=0,
             deletable=kind != LicenseKind.CONTRACTED,
             price=LicensePrice.of(plan, kind),
             pk=row.id,
@@ -170,6 +178,33 @@ class Contract(Node):
     @strawberry.field(description="Storage used by this contract against its allowance.")
     async def usage(self, info: strawberry.Info) -> Usage:
         return Usage.of(await resolve.contract_usage(info.context, self.row))
+
+    @strawberry.field(description="Newest first. first defaults to 50, at most 100.")
+    async def purchases(
+        self,
+        info: strawberry.Info,
+        first: int | None = None,
+        after: str | None = None,
+        status: Annotated[PurchaseStatus, strawberry.lazy("schema.purchases")] | None = None,
+    ) -> Annotated[LicensePurchaseConnection, strawberry.lazy("schema.purchases")]:
+        from schema.purchases import purchase_connection
+
+        page = await resolve_purchases.contract_purchases(
+            info.context, self.row.id, first, after, status.value if status else None
+        )
+        return purchase_connection(info, page, after)
+
+    @strawberry.field(
+        description="The audit trail of this contract's purchases, pools and assignments, "
+        "newest first. first defaults to 50, at most 100."
+    )
+    async def events(
+        self, info: strawberry.Info, first: int | None = None, after: str | None = None
+    ) -> Annotated[ContractEventConnection, strawberry.lazy("schema.purchases")]:
+        from schema.purchases import event_connection
+
+        page = await resolve_purchases.contract_events(info.context, self.row.id, first, after)
+        return event_connection(page, after)
 
     @strawberry.field(
         description="Signed contract documents, newest first by signedAt: one addendum per "
