@@ -104,7 +104,7 @@ async def test_dashboard_query_count_is_constant(
     await _grow_company_to(1000, settings)
     large = await _statements(client, token)
     assert small == large
-    # token, contracts, pools, storage, documents, users page, users count, licenses.
-    assert large <= 8
+    # token, contracts, pools, pending, storage, documents, users page, users count, licenses.
+    assert large <= 9
     users = await gql(client, "{ viewer { company { users { totalCount } } } }", token=token)
     assert users["data"]["viewer"]["company"]["users"]["totalCount"] == 1000
