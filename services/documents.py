@@ -143,7 +143,8 @@ async def create_addendum(
     signed_at: dt.datetime,
 ) -> ContractDocument:
     """The signed addendum of one purchase: both breakdowns, the signer and the time."""
-    title = f"Addendum: {quote.quantity:,} {quote.kind.title()} licenses ({quote.product.title()})"
+    noun = "license" if quote.quantity == 1 else "licenses"
+    title = f"Addendum: {quote.quantity:,} {quote.kind.title()} {noun} ({quote.product.title()})"
     signature = PdfSection(
         "Signature",
         [

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from licensing.app import create_app
 from licensing.settings import Clock, Settings
 from services.fixtures import load_fixture_text
 from services.tokens import create_token
+from tests.smtp import SmtpServer, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 CONTRACT_DIR = REPO.parent / "shared" / "contract"
@@ -52,25 +54,59 @@ def database_url(migrated_template: Path, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server, started; the service sends to it."""
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp_port() -> int:
+    """Where the service sends mail when a test asks for no server: nothing listens there."""
+    return free_port()
+
+
+def make_settings(database_url: str, smtp_port: int, today: dt.date = TODAY) -> Settings:
     return Settings(
         database_url=database_url,
         public_base_url=BASE_URL,
         secret_key="test-secret",
-        clock=Clock(pinned_today=TODAY),
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_port,
+        outbox_poll_seconds=0.02,
+        outbox_retry_base_seconds=0.05,
+        clock=Clock(pinned_today=today),
     )
 
 
 @pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """The real ASGI app, its lifespan run, spoken to over HTTP."""
+def settings(request: pytest.FixtureRequest, database_url: str) -> Settings:
+    if "smtp" in request.fixturenames:
+        port = request.getfixturevalue("smtp").port
+    else:
+        port = request.getfixturevalue("smtp_port")
+    return make_settings(database_url, port)
+
+
+@asynccontextmanager
+async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The real ASGI app, its lifespan run (database, outbox sender), spoken to over HTTP."""
     app = create_app(settings)
     async with (
         LifespanManager(app) as manager,
         httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url=BASE_URL
+            transport=httpx.ASGITransport(app=manager.app, client=("203.0.113.7", 4242)),
+            base_url=BASE_URL,
         ) as http,
     ):
+        yield http
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve(settings) as http:
         yield http
 
 
@@ -155,3 +191,26 @@ async def gql(
 
 def error_codes(body: dict[str, Any]) -> list[str]:
     return [error["extensions"]["code"] for error in body.get("errors", [])]
+
+
+async def purchase_then_stop(
+    settings: Settings, *, mail_arrives_at: SmtpServer | None = None
+) -> tuple[str, str]:
+    """Run the service once: load Acme, buy one daily license, stop. (purchase id, token)
+
+    With `mail_arrives_at`, it stops only once the confirmation email has arrived there.
+    """
+    async with serve(settings) as http:
+        await load_fixture_text(
+            source="fixture.json", text=EXAMPLE_FIXTURE.read_text(), now=settings.clock.now()
+        )
+        token = await create_token(email=ACME["owner"], now=settings.clock.now())
+        body = await gql(
+            http,
+            """mutation { purchaseLicenses(input: {contractId: "Q29udHJhY3Q6MQ==",
+                kind: DAILY, quantity: 1}) { purchase { id } } }""",
+            token=token,
+        )
+        if mail_arrives_at is not None:
+            await mail_arrives_at.wait_for(1)
+    return body["data"]["purchaseLicenses"]["purchase"]["id"], token

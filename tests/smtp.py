@@ -1,0 +1,74 @@
+"""A real SMTP server (aiosmtpd) on localhost that keeps what arrives."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import re
+import socket
+from email.message import EmailMessage
+from email.policy import default
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class _Keep:
+    def __init__(self, inbox: list[EmailMessage]) -> None:
+        self.inbox = inbox
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        message = email.message_from_bytes(envelope.content, policy=default)
+        assert isinstance(message, EmailMessage)
+        message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+        self.inbox.append(message)
+        return "250 Message accepted for delivery"
+
+
+class SmtpServer:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.inbox: list[EmailMessage] = []
+        self._controller: Controller | None = None
+
+    def start(self) -> None:
+        self._controller = Controller(_Keep(self.inbox), hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    async def wait_for(self, count: int, timeout: float = 10.0) -> list[EmailMessage]:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(self.inbox) < count:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"{len(self.inbox)} of {count} emails arrived in time")
+            await asyncio.sleep(0.02)
+        return list(self.inbox)
+
+
+def text_of(message: EmailMessage) -> str:
+    part = message.get_body(("plain",))
+    assert isinstance(part, EmailMessage)
+    return str(part.get_content())
+
+
+def html_of(message: EmailMessage) -> str:
+    part = message.get_body(("html",))
+    assert isinstance(part, EmailMessage)
+    return str(part.get_content())
+
+
+def signature_token(message: EmailMessage, base_url: str) -> str:
+    found = re.search(re.escape(base_url) + r"/sign/([\w-]+)", text_of(message))
+    assert found, text_of(message)
+    return found.group(1)
