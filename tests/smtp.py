@@ -47,8 +47,8 @@ class SmtpServer:
             self._controller.stop()
             self._controller = None
 
-    async def wait_for(self, count: int, timeout: float = 10.0) -> list[EmailMessage]:
-        deadline = asyncio.get_running_loop().time() + timeout
+    async def wait_for(self, count: int, within: float = 10.0) -> list[EmailMessage]:
+        deadline = asyncio.get_running_loop().time() + within
         while len(self.inbox) < count:
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError(f"{len(self.inbox)} of {count} emails arrived in time")

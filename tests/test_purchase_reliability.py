@@ -95,7 +95,8 @@ async def test_smtp_down_then_up_delivers_once_and_keeps_the_purchase(
     assert status["confirmationEmailStatus"] == "RETRYING"
     assert status["status"] == "PENDING_SIGNATURE"
     row = await OutboxEmail.get()
-    assert row.last_error and "Connect" in row.last_error
+    assert row.last_error
+    assert "Connect" in row.last_error
     smtp.start()
     [message] = await smtp.wait_for(1)
     await asyncio.sleep(0.5)
@@ -165,7 +166,8 @@ async def test_purchases_page_newest_first(
     first = await gql(client, query, token=acme.tokens["owner"])
     page = first["data"]["subscription"]["contract"]["purchases"]
     assert [e["node"]["id"] for e in page["edges"]] == [ids[2], ids[1]]
-    assert page["totalCount"] == 3 and page["pageInfo"]["hasNextPage"] is True
+    assert page["totalCount"] == 3
+    assert page["pageInfo"]["hasNextPage"] is True
     second = await gql(
         client, query, {"after": page["pageInfo"]["endCursor"]}, token=acme.tokens["owner"]
     )

@@ -221,7 +221,8 @@ async def test_buy_and_sign_through_the_emailed_link(
     ):
         assert expected in html
     assert "checked" not in html
-    assert "http://" not in html.replace(BASE_URL, "") and "https://" not in html
+    assert "http://" not in html.replace(BASE_URL, "")
+    assert "https://" not in html
     assert (await pool_view(client, owner))["contract"]["licensePool"]["total"] == 10
 
     unticked = await client.post(f"/sign/{token}", data={"signer_name": "Olivia Owner"})
@@ -258,7 +259,8 @@ async def test_buy_and_sign_through_the_emailed_link(
 
     again = await client.get(f"/sign/{token}")
     assert again.status_code == 410
-    assert "cannot be used" in again.text and "already been signed" in again.text
+    assert "cannot be used" in again.text
+    assert "already been signed" in again.text
     replay = await client.post(f"/sign/{token}", data={"signer_name": "X", "agree": "yes"})
     assert replay.status_code == 410
     assert (await pool_view(client, owner))["contract"]["licensePool"]["total"] == 13
