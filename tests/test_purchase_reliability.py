@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
+import logging
 
 import httpx
+import pytest
 
 from licensing.settings import Settings
 from models.contract import LicensePool
@@ -174,3 +177,43 @@ async def test_purchases_page_newest_first(
     rest = second["data"]["subscription"]["contract"]["purchases"]
     assert [e["node"]["id"] for e in rest["edges"]] == [ids[0]]
     assert rest["pageInfo"]["hasNextPage"] is False
+
+
+async def test_without_smtp_the_email_goes_to_the_log(
+    database_url: str, smtp_port: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    no_smtp = dataclasses.replace(make_settings(database_url, smtp_port), smtp_host=None)
+    caplog.set_level(logging.WARNING, logger="licensing.email_sender")
+    await purchase_then_stop(no_smtp)
+    async with serve(no_smtp):
+        for _ in range(200):
+            if (await OutboxEmail.get()).status == "SENT":
+                break
+            await asyncio.sleep(0.02)
+        assert (await OutboxEmail.get()).status == "SENT"
+    [record] = [r for r in caplog.records if "/sign/" in r.getMessage()]
+    assert "To: accounts@acme-heating.example" in record.getMessage()
+    assert f"{BASE_URL}/sign/" in record.getMessage()
+
+
+async def test_requested_by_reads_null_once_the_user_is_deleted(
+    client: httpx.AsyncClient, acme: Acme
+) -> None:
+    made = (await purchase(client, acme.tokens["finance"]))["purchase"]
+    assert made["requestedBy"] == {"name": "Frank Finance"}
+    frank = (await gql(client, "{ viewer { id } }", token=acme.tokens["finance"]))["data"]
+    deleted = await gql(
+        client,
+        "mutation($id: ID!) { deleteUser(input: {userId: $id}) { userErrors { code } } }",
+        {"id": frank["viewer"]["id"]},
+        token=acme.tokens["owner"],
+    )
+    assert deleted["data"]["deleteUser"]["userErrors"] == []
+    body = await gql(
+        client,
+        "query($id: ID!) { node(id: $id) { ... on LicensePurchase { requestedBy { name } "
+        "status } } }",
+        {"id": made["id"]},
+        token=acme.tokens["owner"],
+    )
+    assert body["data"]["node"] == {"requestedBy": None, "status": "PENDING_SIGNATURE"}
