@@ -276,6 +276,10 @@ async def test_sign_over_graphql_and_its_errors(
     assert [(e["code"], e["field"]) for e in blank["userErrors"]] == [
         ("SIGNER_NAME_REQUIRED", ["input", "signerName"])
     ]
+    page = await client.get("/sign/not-a-token")
+    assert page.status_code == 404
+    assert "cannot be used" in page.text
+    assert "not valid" in page.text
     unknown = await sign(client, "not-a-token")
     assert [(e["code"], e["field"]) for e in unknown["userErrors"]] == [
         ("SIGNATURE_TOKEN_INVALID", ["input", "token"])
