@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,11 +14,11 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from licensing import db
 from licensing.app import create_app
 from licensing.settings import Clock, Settings
 from services.fixtures import load_fixture_text
 from services.tokens import create_token
+from tests.databases import Databases, databases
 from tests.smtp import SmtpServer, free_port
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,20 +36,19 @@ ACME = {
 
 
 @pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One database migrated once; every test gets its own copy of the file."""
-    import asyncio
-
-    path = tmp_path_factory.mktemp("template") / "template.db"
-    asyncio.run(db.apply_migrations(f"sqlite://{path}"))
-    return path
+def test_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databases]:
+    """Migrated once per session (SQLite file or PostgreSQL template database)."""
+    created = databases(tmp_path_factory.mktemp("template"))
+    yield created
+    created.close()
 
 
 @pytest.fixture
-def database_url(migrated_template: Path, tmp_path: Path) -> str:
-    path = tmp_path / "licensing.db"
-    shutil.copy(migrated_template, path)
-    return f"sqlite://{path}"
+async def database_url(test_databases: Databases, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh migrated database of its own for every test."""
+    url = await test_databases.create(tmp_path)
+    yield url
+    await test_databases.drop(url)
 
 
 @pytest.fixture
