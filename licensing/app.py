@@ -110,7 +110,7 @@ async def _mailer_running(settings: Settings) -> AsyncIterator[Mailer]:
 def create_app(settings: Settings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await db.init_orm(settings.database_url)
+        await db.init_orm(settings.database_url, **settings.database_options)
         try:
             pending = await db.pending_migrations()
             if pending:

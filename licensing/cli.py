@@ -51,6 +51,11 @@ async def _create_token(settings: Settings, email: str, scopes: list[str], name:
 
 
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    if workers > 1 and not db.is_postgres(settings.database_url):
+        raise SettingsError(
+            "--workers above 1 needs PostgreSQL: the embedded SQLite database serves one "
+            "process. Set DATABASE_URL=postgres://... or run one worker."
+        )
     if workers > 1:
         uvicorn.run(
             "licensing.app:app_from_env", factory=True, host=host, port=port, workers=workers

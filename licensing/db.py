@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from tortoise import Tortoise
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.connection import get_connection
 from tortoise.migrations.api import migrate as tortoise_migrate
 from tortoise.migrations.executor import MigrationExecutor
@@ -18,9 +19,50 @@ MODEL_MODULES = ["models"]
 MIGRATIONS_MODULE = "licensing.migrations"
 
 
-def tortoise_config(database_url: str) -> dict[str, Any]:
+DEFAULT_POOL_MAX = 10
+DEFAULT_STATEMENT_TIMEOUT_MS = 15_000
+# How long a SQLite writer waits for another's lock before failing.
+SQLITE_BUSY_TIMEOUT_MS = 5_000
+
+
+def is_postgres(database_url: str) -> bool:
+    return database_url.startswith(("postgres://", "postgresql://", "asyncpg://"))
+
+
+def connection_config(
+    database_url: str,
+    *,
+    pool_max: int = DEFAULT_POOL_MAX,
+    statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS,
+) -> dict[str, Any]:
+    """Tortoise's view of DATABASE_URL, with our pool and timeout defaults.
+
+    Parameters in the URL itself (`?maxsize=20`, `?busy_timeout=...`) win over the defaults.
+    """
+    config = expand_db_url(database_url)
+    credentials = config["credentials"]
+    if is_postgres(database_url):
+        credentials.setdefault("minsize", 1)
+        credentials.setdefault("maxsize", pool_max)
+        settings = credentials.setdefault("server_settings", {})
+        settings.setdefault("statement_timeout", str(statement_timeout_ms))
+        settings.setdefault("application_name", "licensing")
+    else:
+        credentials.setdefault("busy_timeout", SQLITE_BUSY_TIMEOUT_MS)
+    return config
+
+
+def tortoise_config(
+    database_url: str,
+    *,
+    pool_max: int = DEFAULT_POOL_MAX,
+    statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS,
+) -> dict[str, Any]:
+    connection = connection_config(
+        database_url, pool_max=pool_max, statement_timeout_ms=statement_timeout_ms
+    )
     return {
-        "connections": {"default": database_url},
+        "connections": {"default": connection},
         "apps": {
             APP_LABEL: {
                 "models": MODEL_MODULES,
@@ -37,9 +79,10 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
 TORTOISE_ORM = tortoise_config(os.environ.get("DATABASE_URL", "sqlite://licensing.db"))
 
 
-async def init_orm(database_url: str) -> None:
+async def init_orm(database_url: str, **options: int) -> None:
     # The global fallback lets the ASGI lifespan task and request tasks share one context.
-    await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+    config = tortoise_config(database_url, **options)
+    await Tortoise.init(config=config, _enable_global_fallback=True)
 
 
 async def close_orm() -> None:
@@ -47,8 +90,8 @@ async def close_orm() -> None:
 
 
 @asynccontextmanager
-async def orm(database_url: str) -> AsyncIterator[None]:
-    await init_orm(database_url)
+async def orm(database_url: str, **options: int) -> AsyncIterator[None]:
+    await init_orm(database_url, **options)
     try:
         yield
     finally:
@@ -65,7 +108,8 @@ async def apply_migrations(database_url: str) -> None:
 
 async def pending_migrations() -> list[str]:
     """Names of migrations not yet applied to the connected database."""
-    executor = MigrationExecutor(get_connection("default"), tortoise_config("")["apps"])
+    apps = tortoise_config("sqlite://:memory:")["apps"]
+    executor = MigrationExecutor(get_connection("default"), apps)
     steps = await executor.plan(None)
     return [step.migration.name for step in steps if not step.backward]
 

@@ -73,6 +73,8 @@ class Clock:
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite://licensing.db"
+    database_pool_max: int = 10
+    database_statement_timeout_ms: int = 15_000
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_username: str | None = None
@@ -100,6 +102,12 @@ class Settings:
             secret_key = secrets.token_urlsafe(32)
         return cls(
             database_url=env.get("DATABASE_URL", cls.database_url),
+            database_pool_max=_positive_int(
+                "DATABASE_POOL_MAX", env.get("DATABASE_POOL_MAX", "10")
+            ),
+            database_statement_timeout_ms=_positive_int(
+                "DATABASE_STATEMENT_TIMEOUT_MS", env.get("DATABASE_STATEMENT_TIMEOUT_MS", "15000")
+            ),
             smtp_host=env.get("SMTP_HOST") or None,
             smtp_port=_positive_int("SMTP_PORT", env.get("SMTP_PORT", "25")),
             smtp_username=env.get("SMTP_USERNAME") or None,
@@ -123,3 +131,10 @@ class Settings:
             ),
             clock=Clock(pinned_today=_pinned_date(env.get("LICENSING_TODAY"))),
         )
+
+    @property
+    def database_options(self) -> dict[str, int]:
+        return {
+            "pool_max": self.database_pool_max,
+            "statement_timeout_ms": self.database_statement_timeout_ms,
+        }

@@ -77,6 +77,7 @@ async def delete_licenses(
         await audit.record(
             company_id=company_id,
             actor=actor,
+            contract_id=pool.contract_id,
             action="licenses.deleted",
             subject_type="LicensePool",
             subject_id=pool.id,
@@ -143,12 +144,8 @@ async def _assign_once(
         old_pool_id = held.pool_id if held else None
         if old_pool_id == target.id:
             return
-        if not await pools.take_one(target.id):
-            raise NoLicenseAvailable(
-                f"No {target.kind.lower()} {product.title()} license is available. Buy more, "
-                "or free one by moving or deleting a user who holds one.",
-                field="kind",
-            )
+        # One lock order for every change: the user's assignment row first, then pools by
+        # ascending id. Concurrent switches, deletions and signatures cannot deadlock then.
         if held is None:
             await LicenseAssignment.create(
                 user_id=user.id, pool_id=target.id, product=product, assigned_at=now
@@ -159,10 +156,19 @@ async def _assign_once(
             )
             if moved != 1:
                 raise IntegrityError("the assignment changed while it was being moved")
-            await pools.release_one(held.pool_id)
+        for pool_id in sorted({target.id} | ({old_pool_id} if old_pool_id else set())):
+            if pool_id == old_pool_id:
+                await pools.release_one(pool_id)
+            elif not await pools.take_one(pool_id):
+                raise NoLicenseAvailable(
+                    f"No {target.kind.lower()} {product.title()} license is available. Buy "
+                    "more, or free one by moving or deleting a user who holds one.",
+                    field="kind",
+                )
         await audit.record(
             company_id=company_id,
             actor=actor,
+            contract_id=target.contract_id,
             action="license.switched" if held else "license.assigned",
             subject_type="User",
             subject_id=user.id,
@@ -181,7 +187,11 @@ async def unassign_license(
 ) -> User:
     user = await _user(company_id, user_id)
     async with in_transaction():
-        held = await LicenseAssignment.filter(user_id=user.id, product=product).first()
+        held = (
+            await LicenseAssignment.filter(user_id=user.id, product=product)
+            .select_related("pool")
+            .first()
+        )
         removed = 0 if held is None else await LicenseAssignment.filter(id=held.id).delete()
         if held is None or removed != 1:
             raise LicenseNotHeld(
@@ -191,6 +201,7 @@ async def unassign_license(
         await audit.record(
             company_id=company_id,
             actor=actor,
+            contract_id=held.pool.contract_id,
             action="license.unassigned",
             subject_type="User",
             subject_id=user.id,

@@ -29,9 +29,10 @@ async def claim_due(*, now: dt.datetime, limit: int = 20) -> list[OutboxEmail]:
     )
     claimed = []
     for row in candidates:
-        won = await OutboxEmail.filter(_unleased(now), id=row.id, status=EmailStatus.QUEUED).update(
-            locked_until=now + LEASE
-        )
+        # Re-checks every condition: another sender may have sent or rescheduled it meanwhile.
+        won = await OutboxEmail.filter(
+            _unleased(now), id=row.id, status=EmailStatus.QUEUED, next_attempt_at__lte=now
+        ).update(locked_until=now + LEASE)
         if won == 1:
             claimed.append(row)
     return claimed

@@ -37,9 +37,10 @@ async def delete_user(*, company_id: int, user_id: int, actor: Actor, now: dt.da
                 field="userId",
             )
         held = await LicenseAssignment.filter(user_id=user.id)
-        for assignment in held:
-            await LicenseAssignment.filter(id=assignment.id).delete()
-            await pools.release_one(assignment.pool_id)
+        # Assignment rows first, then pools by ascending id: the lock order of every change.
+        await LicenseAssignment.filter(user_id=user.id).delete()
+        for pool_id in sorted(assignment.pool_id for assignment in held):
+            await pools.release_one(pool_id)
         await user.delete()
         await audit.record(
             company_id=company_id,
