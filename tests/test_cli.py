@@ -80,6 +80,12 @@ def test_serve_refuses_a_database_behind_its_migrations(tmp_path: Path) -> None:
     assert "Run `licensing migrate` first" in result.stdout + result.stderr
 
 
+def test_several_workers_need_postgresql(tmp_path: Path) -> None:
+    result = run("serve", "--workers", "2", env=environment(tmp_path))
+    assert result.returncode == 2
+    assert "--workers above 1 needs PostgreSQL" in result.stderr
+
+
 def test_demo_serves_the_demo_company(tmp_path: Path) -> None:
     port = free_port()
     with subprocess.Popen(  # noqa: S603

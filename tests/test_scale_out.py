@@ -1,0 +1,231 @@
+"""Several senders and several service processes on one database."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+from tortoise.connection import get_connection
+
+from licensing.db import orm
+from licensing.email_sender import SmtpSender
+from licensing.mailer import Mailer
+from licensing.settings import Clock
+from models.company import Company
+from models.contract import LicensePool
+from models.enums import LicenseKind
+from models.purchase import EmailStatus, LicensePurchase, OutboxEmail
+from models.user import LicenseAssignment, User
+from resolvers.ids import encode_id
+from services.audit import Actor
+from services.fixtures import load_fixture_text
+from services.purchases import purchase_licenses
+from services.tokens import create_token
+from tests.conftest import EXAMPLE_FIXTURE, TODAY, make_settings
+from tests.databases import ON_POSTGRES
+from tests.smtp import SmtpServer, free_port, signature_token
+
+CLOCK = Clock(pinned_today=TODAY)
+
+
+async def _queue_purchases(count: int) -> None:
+    await load_fixture_text(source="f.json", text=EXAMPLE_FIXTURE.read_text(), now=CLOCK.now())
+    company = await Company.get(email="accounts@acme-heating.example")
+    for _ in range(count):
+        await purchase_licenses(
+            company=company,
+            contract_id=1,
+            kind=LicenseKind.DAILY,
+            quantity=1,
+            idempotency_key=None,
+            actor=Actor(user_id=None, token_id=None),
+            now=CLOCK.now(),
+            link_ttl=dt.timedelta(days=30),
+        )
+
+
+async def test_two_senders_deliver_each_of_200_emails_exactly_once(
+    database_url: str, smtp: SmtpServer
+) -> None:
+    settings = make_settings(database_url, smtp.port)
+    async with orm(database_url):
+        await _queue_purchases(200)
+        stop = asyncio.Event()
+        senders = [Mailer(settings, SmtpSender(settings)) for _ in range(2)]
+        running = [asyncio.create_task(sender.run(stop)) for sender in senders]
+        try:
+            await smtp.wait_for(200, within=60)
+            await asyncio.sleep(0.5)  # time for a duplicate to show up, if one were coming
+        finally:
+            stop.set()
+            await asyncio.gather(*running)
+        assert len(smtp.inbox) == 200
+        tokens = {signature_token(message, "http://licensing.test") for message in smtp.inbox}
+        assert len(tokens) == 200
+        rows = await OutboxEmail.all().values_list("status", "attempts")
+        assert rows == [(EmailStatus.SENT, 1)] * 200
+
+
+async def test_pool_size_and_statement_timeout_come_from_settings(database_url: str) -> None:
+    async with orm(database_url, pool_max=7, statement_timeout_ms=1234):
+        connection: Any = get_connection("default")
+        if ON_POSTGRES:
+            [row] = await connection.execute_query_dict("SHOW statement_timeout")
+            assert row["statement_timeout"] == "1234ms"
+            assert connection.pool_maxsize == 7
+        else:
+            [row] = await connection.execute_query_dict("PRAGMA busy_timeout")
+            assert next(iter(row.values())) == 5000
+
+
+@contextmanager
+def two_servers(database_url: str, smtp: SmtpServer) -> Iterator[list[str]]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "s",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp.port),
+        "LICENSING_TODAY": TODAY.isoformat(),
+        "OUTBOX_POLL_SECONDS": "0.05",
+        "PUBLIC_BASE_URL": "http://licensing.test",
+        "DATABASE_POOL_MAX": "5",
+        "LOG_LEVEL": "WARNING",
+    }
+    ports = [free_port(), free_port()]
+    processes = [
+        subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "licensing", "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for port in ports
+    ]
+    try:
+        yield [f"http://127.0.0.1:{port}" for port in ports]
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+async def _until_healthy(http: httpx.AsyncClient, bases: list[str]) -> None:
+    for base in bases:
+        for _ in range(300):
+            try:
+                if (await http.get(f"{base}/healthz")).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError(f"{base} did not start")
+
+
+async def _post(
+    http: httpx.AsyncClient,
+    base: str,
+    query: str,
+    variables: dict[str, Any],
+    token: str | None = None,
+) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = await http.post(
+        f"{base}/graphql", json={"query": query, "variables": variables}, headers=headers
+    )
+    body: dict[str, Any] = response.json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+ASSIGN = """mutation($u: ID!, $k: LicenseKind!) { assignLicense(input: {userId: $u,
+  product: JOBS, kind: $k}) { userErrors { code } } }"""
+DELETE = """mutation($k: LicenseKind!) { deleteLicenses(input: {contractId: "Q29udHJhY3Q6MQ==",
+  kind: $k, quantity: 1}) { userErrors { code } } }"""
+BUY = """mutation($q: Int!) { purchaseLicenses(input: {contractId: "Q29udHJhY3Q6MQ==",
+  kind: MONTHLY, quantity: $q}) { purchase { id } userErrors { code } } }"""
+SIGN = """mutation($t: String!) { signLicensePurchase(input: {token: $t, signerName: "Olivia"})
+  { userErrors { code } } }"""
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="SQLite serves one process; run with PostgreSQL")
+async def test_mixed_load_across_two_serve_processes_keeps_every_pool_consistent(
+    database_url: str, smtp: SmtpServer
+) -> None:
+    async with orm(database_url):
+        await load_fixture_text(source="f.json", text=EXAMPLE_FIXTURE.read_text(), now=CLOCK.now())
+        await LicensePool.filter(contract_id=1, kind__in=["MONTHLY", "DAILY"]).update(total=20)
+        await User.bulk_create(
+            [
+                User(company_id=1, name=f"Load {n}", email=f"l{n}@x.example", role="ENGINEER")
+                for n in range(20)
+            ]
+        )
+        token = await create_token(email="olivia@acme-heating.example", now=CLOCK.now())
+        users = [encode_id("User", pk) for pk in await User.all().values_list("id", flat=True)]
+        before = dict(await LicensePool.filter(contract_id=1).values_list("kind", "total"))
+
+    with two_servers(database_url, smtp) as bases:
+        async with httpx.AsyncClient(timeout=60) as http:
+            await _until_healthy(http, bases)
+            calls = []
+            for n in range(120):
+                base = bases[n % 2]
+                if n % 4 == 3:
+                    calls.append(
+                        _post(http, base, DELETE, {"k": ("MONTHLY", "DAILY")[n % 2]}, token)
+                    )
+                elif n % 10 == 5:
+                    calls.append(_post(http, base, BUY, {"q": 1 + n % 3}, token))
+                else:
+                    kind = ("MONTHLY", "DAILY", "CONTRACTED")[n % 3]
+                    calls.append(
+                        _post(http, base, ASSIGN, {"u": users[n % len(users)], "k": kind}, token)
+                    )
+            results = await asyncio.gather(*calls)
+            bought = [
+                r["purchaseLicenses"]["purchase"]["id"] for r in results if "purchaseLicenses" in r
+            ]
+            messages = await smtp.wait_for(len(bought), within=30)
+            signatures = [
+                _post(http, bases[i % 2], SIGN, {"t": signature_token(m, "http://licensing.test")})
+                for i, m in enumerate(messages)
+                for _ in range(3)
+            ]
+            signed = await asyncio.gather(*signatures)
+            assert sum(1 for r in signed if not r["signLicensePurchase"]["userErrors"]) == len(
+                bought
+            )
+
+    deleted = {"MONTHLY": 0, "DAILY": 0}
+    for n, result in enumerate(results):
+        if "deleteLicenses" in result and not result["deleteLicenses"]["userErrors"]:
+            deleted[("MONTHLY", "DAILY")[n % 2]] += 1
+    async with orm(database_url):
+        confirmed = sum(
+            await LicensePurchase.filter(status="CONFIRMED").values_list("quantity", flat=True)
+        )
+        for pool in await LicensePool.all():
+            rows = await LicenseAssignment.filter(pool_id=pool.id).count()
+            assert pool.total - pool.assigned == pool.available >= 0
+            assert rows == pool.assigned
+        totals = dict(await LicensePool.filter(contract_id=1).values_list("kind", "total"))
+    # The load did real work on every path, not only refusals.
+    assert deleted["MONTHLY"] > 0
+    assert deleted["DAILY"] > 0
+    assert confirmed > 0
+    assert (
+        sum(1 for r in results if "assignLicense" in r and not r["assignLicense"]["userErrors"]) > 0
+    )
+    assert totals["CONTRACTED"] == before["CONTRACTED"]
+    assert totals["DAILY"] == before["DAILY"] - deleted["DAILY"]
+    assert totals["MONTHLY"] == before["MONTHLY"] - deleted["MONTHLY"] + confirmed
