@@ -182,7 +182,7 @@ async def test_mixed_load_across_two_serve_processes_keeps_every_pool_consistent
                 base = bases[n % 2]
                 if n % 4 == 3:
                     calls.append(
-                        _post(http, base, DELETE, {"k": ("MONTHLY", "DAILY")[n % 2]}, token)
+                        _post(http, base, DELETE, {"k": ("MONTHLY", "DAILY")[n // 4 % 2]}, token)
                     )
                 elif n % 10 == 5:
                     calls.append(_post(http, base, BUY, {"q": 1 + n % 3}, token))
@@ -209,7 +209,7 @@ async def test_mixed_load_across_two_serve_processes_keeps_every_pool_consistent
     deleted = {"MONTHLY": 0, "DAILY": 0}
     for n, result in enumerate(results):
         if "deleteLicenses" in result and not result["deleteLicenses"]["userErrors"]:
-            deleted[("MONTHLY", "DAILY")[n % 2]] += 1
+            deleted[("MONTHLY", "DAILY")[n // 4 % 2]] += 1
     async with orm(database_url):
         confirmed = sum(
             await LicensePurchase.filter(status="CONFIRMED").values_list("quantity", flat=True)
