@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from enum import Enum
+from typing import Any
 
 import strawberry
 from strawberry import Private
@@ -229,6 +230,15 @@ class ContractEventConnection:
     total_count: int
 
 
+def _page_info(page: Page[Any], after: str | None) -> PageInfo:
+    """Pages of these connections are keyed by descending id."""
+    return page_info(
+        [resolve.id_cursor(row.id) for row in page.rows],
+        has_next_page=page.has_next_page,
+        has_previous_page=bool(after),
+    )
+
+
 def purchase_connection(
     info: strawberry.Info, page: Page[purchase_models.LicensePurchase], after: str | None
 ) -> LicensePurchaseConnection:
@@ -237,13 +247,7 @@ def purchase_connection(
         for row in page.rows
     ]
     return LicensePurchaseConnection(
-        edges=edges,
-        page_info=page_info(
-            [edge.cursor for edge in edges],
-            has_next_page=page.has_next_page,
-            has_previous_page=bool(after),
-        ),
-        total_count=page.total_count,
+        edges=edges, page_info=_page_info(page, after), total_count=page.total_count
     )
 
 
@@ -255,11 +259,5 @@ def event_connection(
         for row in page.rows
     ]
     return ContractEventConnection(
-        edges=edges,
-        page_info=page_info(
-            [edge.cursor for edge in edges],
-            has_next_page=page.has_next_page,
-            has_previous_page=bool(after),
-        ),
-        total_count=page.total_count,
+        edges=edges, page_info=_page_info(page, after), total_count=page.total_count
     )
