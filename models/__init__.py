@@ -1,5 +1,6 @@
 """Tortoise models of the `licensing` app, one module per aggregate."""
 
+from models.api import PersistedQuery, RateLimitBucket
 from models.audit import AuditEvent
 from models.company import Company
 from models.contract import Contract, LicensePool, StorageUsage
@@ -32,9 +33,11 @@ __all__ = [
     "LicensePool",
     "LicensePurchase",
     "OutboxEmail",
+    "PersistedQuery",
     "Plan",
     "Product",
     "PurchaseStatus",
+    "RateLimitBucket",
     "Role",
     "SignatureToken",
     "StorageUsage",

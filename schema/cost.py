@@ -1,0 +1,162 @@
+"""Query analysis before execution: depth, aliases and calculated cost.
+
+Cost, in the spirit of Shopify's and Saleor's: every object returned costs 1, scalars and
+enums cost 0; a connection multiplies what is under `edges` by `first` (default 50); a list
+of objects multiplies its children by its expected size; each mutation costs a fixed amount
+whatever it selects. Fragments on an abstract type are all counted (an upper bound).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    get_named_type,
+    get_nullable_type,
+    is_leaf_type,
+    value_from_ast_untyped,
+)
+
+DEFAULT_PAGE_SIZE = 50
+MUTATION_COST = 10
+# Expected sizes of plain lists: a company has at most two contracts, a contract three pools...
+LIST_SIZES = {
+    "contracts": 2,
+    "licensePools": 3,
+    "prices": 3,
+    "licenses": 2,
+    "lines": 2,
+    "documents": 10,
+}
+INTROSPECTION_ROOTS = {"__schema": "__Schema", "__type": "__Type"}
+
+
+@dataclass
+class Analysis:
+    depth: int = 0
+    aliases: int = 0
+    cost: int = 0
+    root_fields: list[str] = field(default_factory=list)
+
+
+class _Walker:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: dict[str, FragmentDefinitionNode],
+        variables: dict[str, Any],
+    ) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.variables = variables
+        self.analysis = Analysis()
+
+    def _argument(self, node: FieldNode, name: str) -> Any:
+        for argument in node.arguments or ():
+            if argument.name.value == name:
+                return value_from_ast_untyped(argument.value, self.variables)
+        return None
+
+    def _multiplier(self, node: FieldNode, returns: Any) -> int:
+        name = get_named_type(returns).name
+        if name.endswith("Connection"):
+            return 1
+        if node.name.value == "nodes":
+            ids = self._argument(node, "ids")
+            return len(ids) if isinstance(ids, list) else 1
+        if isinstance(get_nullable_type(returns), GraphQLList):
+            return LIST_SIZES.get(node.name.value, 1)
+        return 1
+
+    def selections(
+        self,
+        selection_set: SelectionSetNode | None,
+        parent: GraphQLNamedType,
+        depth: int,
+        page_size: int = 1,
+    ) -> int:
+        """Cost of a selection set on `parent`; `page_size` multiplies a connection's edges."""
+        if selection_set is None:
+            return 0
+        cost = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                cost += self.field(selection, parent, depth, page_size)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                target = self.schema.get_type(condition.name.value) if condition else parent
+                cost += self.selections(selection.selection_set, target or parent, depth, page_size)
+            elif isinstance(selection, FragmentSpreadNode):
+                fragment = self.fragments.get(selection.name.value)
+                if fragment is not None:
+                    target = self.schema.get_type(fragment.type_condition.name.value) or parent
+                    cost += self.selections(fragment.selection_set, target, depth, page_size)
+        return cost
+
+    def field(self, node: FieldNode, parent: GraphQLNamedType, depth: int, page_size: int) -> int:
+        self.analysis.depth = max(self.analysis.depth, depth)
+        if node.alias is not None:
+            self.analysis.aliases += 1
+        name = node.name.value
+        if name in INTROSPECTION_ROOTS:
+            introspected = self.schema.get_type(INTROSPECTION_ROOTS[name])
+            assert introspected is not None
+            return 1 + self.selections(node.selection_set, introspected, depth + 1)
+        if (
+            not isinstance(parent, (GraphQLObjectType, GraphQLInterfaceType))
+            or name not in parent.fields
+        ):
+            return 0  # __typename, or a field validation has already refused
+        returns = parent.fields[name].type
+        named = get_named_type(returns)
+        if is_leaf_type(named):
+            return 0
+        first = None
+        if named.name.endswith("Connection"):
+            first = self._argument(node, "first")
+            first = DEFAULT_PAGE_SIZE if first is None else max(int(first), 0)
+        children = self.selections(node.selection_set, named, depth + 1, page_size=first or 1)
+        count = page_size if name == "edges" else self._multiplier(node, returns)
+        return count * (1 + children)
+
+
+def analyze(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: dict[str, Any] | None,
+) -> Analysis:
+    """Depth, aliases and cost of the operation the request runs."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    chosen = [op for op in operations if operation_name in (None, op.name and op.name.value)]
+    walker = _Walker(schema, fragments, variables or {})
+    if not chosen:
+        return walker.analysis
+    operation = chosen[0]
+    root = schema.get_root_type(operation.operation)
+    assert root is not None
+    cost = walker.selections(operation.selection_set, root, depth=1)
+    walker.analysis.root_fields = [
+        s.name.value for s in operation.selection_set.selections if isinstance(s, FieldNode)
+    ]
+    if operation.operation == OperationType.MUTATION:
+        cost = MUTATION_COST * len(walker.analysis.root_fields)
+    walker.analysis.cost = cost
+    return walker.analysis
