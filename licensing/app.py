@@ -6,22 +6,19 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from strawberry.asgi import GraphQL
 
 from licensing import db
 from licensing.email_sender import sender_for
+from licensing.graphql_view import LicensingGraphQL
 from licensing.mailer import Mailer
 from licensing.settings import Settings
 from licensing.sign_page import sign_routes
-from resolvers.context import RequestContext
-from schema.api import build_schema
-from services import documents, tokens
+from services import documents
 from services.download_links import DownloadLinkExpired, verify_download
 from services.errors import DomainError, NotFound
 
@@ -30,28 +27,6 @@ logger = logging.getLogger(__name__)
 
 class MigrationsBehind(RuntimeError):
     pass
-
-
-class LicensingGraphQL(GraphQL[RequestContext, None]):
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(build_schema(), graphql_ide="graphiql")
-        self.settings = settings
-
-    async def get_context(self, request: Any, response: Any) -> RequestContext:
-        client = {
-            "client_ip": request.client.host if request.client else None,
-            "user_agent": request.headers.get("user-agent"),
-        }
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if not header:
-            return RequestContext(self.settings, None, **client)
-        if scheme.lower() != "bearer" or not token.strip():
-            problem = "Use the header Authorization: Bearer TOKEN."
-            return RequestContext(self.settings, None, auth_problem=problem, **client)
-        viewer = await tokens.authenticate(token.strip())
-        problem = "The bearer token is unknown or revoked. Ask for a new token."
-        return RequestContext(self.settings, viewer, auth_problem=problem, **client)
 
 
 async def healthz(request: Request) -> Response:

@@ -8,6 +8,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,26 @@ def _positive_float(name: str, value: str) -> float:
     if number <= 0:
         raise SettingsError(f"{name} must be positive, got {number}")
     return number
+
+
+def _api_limits(env: Mapping[str, str]) -> dict[str, Any]:
+    def number(name: str, default: str) -> int:
+        return _positive_int(name, env.get(name, default))
+
+    return {
+        "max_query_depth": number("MAX_QUERY_DEPTH", "12"),
+        "max_query_aliases": number("MAX_QUERY_ALIASES", "30"),
+        "max_query_tokens": number("MAX_QUERY_TOKENS", "2000"),
+        "max_query_cost": number("MAX_QUERY_COST", "1000"),
+        "max_batch_operations": number("MAX_BATCH_OPERATIONS", "10"),
+        "rate_limit_capacity": number("RATE_LIMIT_CAPACITY", "2000"),
+        "rate_limit_restore_rate": _positive_float(
+            "RATE_LIMIT_RESTORE_RATE", env.get("RATE_LIMIT_RESTORE_RATE", "100")
+        ),
+        "persisted_queries_only": _flag(env.get("PERSISTED_QUERIES_ONLY", "false")),
+        "graphql_introspection": _flag(env.get("GRAPHQL_INTROSPECTION", "true")),
+        "graphiql": _flag(env.get("GRAPHIQL", "true")),
+    }
 
 
 def _pinned_date(value: str | None) -> dt.date | None:
@@ -86,6 +107,16 @@ class Settings:
     signature_link_ttl_hours: int = 720
     download_url_ttl_seconds: int = 900
     rate_limit_enabled: bool = True
+    max_query_depth: int = 12
+    max_query_aliases: int = 30
+    max_query_tokens: int = 2000
+    max_query_cost: int = 1000
+    max_batch_operations: int = 10
+    rate_limit_capacity: int = 2000
+    rate_limit_restore_rate: float = 100.0
+    persisted_queries_only: bool = False
+    graphql_introspection: bool = True
+    graphiql: bool = True
     outbox_poll_seconds: float = 1.0
     outbox_retry_base_seconds: float = 10.0
     clock: Clock = field(default_factory=Clock)
@@ -123,6 +154,7 @@ class Settings:
                 "DOWNLOAD_URL_TTL_SECONDS", env.get("DOWNLOAD_URL_TTL_SECONDS", "900")
             ),
             rate_limit_enabled=_flag(env.get("RATE_LIMIT_ENABLED", "true")),
+            **_api_limits(env),
             outbox_poll_seconds=_positive_float(
                 "OUTBOX_POLL_SECONDS", env.get("OUTBOX_POLL_SECONDS", "1")
             ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 from licensing.settings import Settings
@@ -19,6 +20,8 @@ class RequestContext:
     auth_problem: str = "Send an Authorization: Bearer TOKEN header."
     client_ip: str | None = None
     user_agent: str | None = None
+    # Ties a masked error seen by the client to its log line.
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaskErrors,
+    MaxTokensLimiter,
+    ParserCache,
+    SchemaExtension,
+    ValidationCache,
+)
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from licensing.settings import Settings
+from resolvers.context import RequestContext
 from resolvers.errors import ClientError
 from schema.company import Company, User
 from schema.mutations import Mutation
+from schema.protection import ApiProtection
 from schema.purchases import LicensePurchase
 from schema.query import Query
 from schema.scalars import SCALAR_MAP
 from schema.subscription import Contract, ContractDocument, LicensePool, Subscription
+
+logger = logging.getLogger("licensing.errors")
 
 
 def _is_unexpected(error: GraphQLError) -> bool:
@@ -29,22 +44,50 @@ class MaskUnexpectedErrors(MaskErrors):
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         masked = super().anonymise_error(error)
-        masked.extensions = {"code": "INTERNAL_SERVER_ERROR"}
+        masked.extensions = {"code": "INTERNAL_SERVER_ERROR", "requestId": _request_id(self)}
         return masked
+
+
+def _request_id(extension: SchemaExtension) -> str | None:
+    context = extension.execution_context.context
+    return context.request_id if isinstance(context, RequestContext) else None
 
 
 class LicensingSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        """Log what went wrong on our side; refusals the client must handle are not news."""
-        unexpected = [
-            error for error in errors if not isinstance(error.original_error, ClientError)
-        ]
-        super().process_errors(unexpected, execution_context)
+        """Log what went wrong on our side, with the request id the client was given.
+
+        Refusals and invalid documents are the client's to handle: not logged as errors.
+        """
+        context = execution_context.context if execution_context else None
+        request_id = context.request_id if isinstance(context, RequestContext) else None
+        for error in filter(_is_unexpected, errors):
+            logger.error(
+                "request %s: unexpected error in %s: %s",
+                request_id,
+                error.path,
+                error.message,
+                exc_info=error.original_error,
+            )
 
 
-def build_schema() -> strawberry.Schema:
+def _extensions(settings: Settings) -> list[Any]:
+    extensions: list[Any] = [
+        ApiProtection,
+        MaskUnexpectedErrors,
+        lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
+    ]
+    if not settings.graphql_introspection:
+        extensions.append(DisableIntrospection)
+    return extensions
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    settings = settings or Settings()
     return LicensingSchema(
         query=Query,
         mutation=Mutation,
@@ -57,12 +100,13 @@ def build_schema() -> strawberry.Schema:
             Subscription,
             LicensePurchase,
         ],
-        config=StrawberryConfig(disable_field_suggestions=True, scalar_map=SCALAR_MAP),
-        extensions=[
-            MaskUnexpectedErrors,
-            lambda: ParserCache(maxsize=256),
-            lambda: ValidationCache(maxsize=256),
-        ],
+        config=StrawberryConfig(
+            disable_field_suggestions=True,
+            scalar_map=SCALAR_MAP,
+            # Strawberry's own cap, far above ours: the view refuses big batches with a code.
+            batching_config={"max_operations": 100_000},
+        ),
+        extensions=_extensions(settings),
     )
 
 

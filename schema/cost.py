@@ -25,6 +25,7 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    Undefined,
     get_named_type,
     get_nullable_type,
     is_leaf_type,
@@ -68,7 +69,8 @@ class _Walker:
     def _argument(self, node: FieldNode, name: str) -> Any:
         for argument in node.arguments or ():
             if argument.name.value == name:
-                return value_from_ast_untyped(argument.value, self.variables)
+                value = value_from_ast_untyped(argument.value, self.variables)
+                return None if value is Undefined else value
         return None
 
     def _multiplier(self, node: FieldNode, returns: Any) -> int:
@@ -128,7 +130,7 @@ class _Walker:
         first = None
         if named.name.endswith("Connection"):
             first = self._argument(node, "first")
-            first = DEFAULT_PAGE_SIZE if first is None else max(int(first), 0)
+            first = first if isinstance(first, int) and first >= 0 else DEFAULT_PAGE_SIZE
         children = self.selections(node.selection_set, named, depth + 1, page_size=first or 1)
         count = page_size if name == "edges" else self._multiplier(node, returns)
         return count * (1 + children)

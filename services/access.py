@@ -23,6 +23,7 @@ class Viewer:
     user: User
     company: Company
     token_id: int
+    token_name: str
     scopes: frozenset[str]
 
     @property

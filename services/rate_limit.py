@@ -5,11 +5,10 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
+from tortoise.connection import get_connection
 from tortoise.exceptions import IntegrityError
 
 from models.api import RateLimitBucket
-
-ATTEMPTS = 8
 
 
 @dataclass(frozen=True)
@@ -25,27 +24,40 @@ class Decision:
     retry_after_seconds: float
 
 
-def _refilled(row: RateLimitBucket, bucket: Bucket, now: float) -> float:
-    elapsed = max(now - row.updated_at, 0.0)
-    return min(bucket.capacity, row.available + elapsed * bucket.restore_rate)
+# Refill for the time elapsed (capped at capacity) and take the cost, in one statement, only
+# if enough is there: concurrent requests of one token, from any worker, never overspend.
+# Numbered parameters (?1 on SQLite, $1 on PostgreSQL) let the statement reuse them.
+_REFILLED = "(available + ({now} - updated_at) * {rate})"
+_BOUNDED = f"(CASE WHEN {_REFILLED} > {{capacity}} THEN {{capacity}} ELSE {_REFILLED} END)"
+_TAKE = (
+    f"UPDATE rate_limit_bucket SET available = {_BOUNDED} - {{cost}}, updated_at = {{now}}, "
+    f"version = version + 1 WHERE key = {{key}} AND {_BOUNDED} >= {{cost}} RETURNING available"
+)
+
+
+def _take_sql(dialect: str) -> str:
+    marker = "$" if dialect == "postgres" else "?"
+    names = ["key", "now", "rate", "capacity", "cost"]
+    return _TAKE.format(**{name: f"{marker}{n}" for n, name in enumerate(names, start=1)})
+
+
+async def _try_take(key: str, cost: int, bucket: Bucket, now: float) -> float | None:
+    connection = get_connection("default")
+    values = [key, now, bucket.restore_rate, bucket.capacity, cost]
+    _, rows = await connection.execute_query(_take_sql(connection.capabilities.dialect), values)
+    return float(rows[0]["available"]) if rows else None
 
 
 async def take(*, key: str, cost: int, bucket: Bucket, now: float) -> Decision:
     """Spend `cost` from the bucket if it holds that much; otherwise say when it will."""
-    for _ in range(ATTEMPTS):
-        row = await RateLimitBucket.get_or_none(key=key)
-        if row is None:
-            with contextlib.suppress(IntegrityError):  # another request may create it first
-                await RateLimitBucket.create(key=key, available=bucket.capacity, updated_at=now)
-            continue
-        available = _refilled(row, bucket, now)
-        if available < cost:
-            wait = (cost - available) / bucket.restore_rate
-            return Decision(allowed=False, available=available, retry_after_seconds=wait)
-        won = await RateLimitBucket.filter(key=key, version=row.version).update(
-            available=available - cost, updated_at=now, version=row.version + 1
-        )
-        if won == 1:
-            return Decision(allowed=True, available=available - cost, retry_after_seconds=0.0)
-    # Lost every race to other requests of the same token: treat it as throttled.
-    return Decision(allowed=False, available=0.0, retry_after_seconds=1.0)
+    left = await _try_take(key, cost, bucket, now)
+    if left is None and not await RateLimitBucket.exists(key=key):
+        with contextlib.suppress(IntegrityError):  # another request may create it first
+            await RateLimitBucket.create(key=key, available=bucket.capacity, updated_at=now)
+        left = await _try_take(key, cost, bucket, now)
+    if left is not None:
+        return Decision(allowed=True, available=left, retry_after_seconds=0.0)
+    row = await RateLimitBucket.get(key=key)
+    available = min(bucket.capacity, row.available + (now - row.updated_at) * bucket.restore_rate)
+    wait = max(cost - available, 0.0) / bucket.restore_rate
+    return Decision(allowed=False, available=available, retry_after_seconds=wait)

@@ -47,8 +47,14 @@ async def create_token(
     return token
 
 
-async def authenticate(token: str) -> Viewer | None:
-    """The viewer a bearer token stands for, or None when it is unknown or revoked."""
+LAST_USED_PRECISION = dt.timedelta(minutes=1)
+
+
+async def authenticate(token: str, *, now: dt.datetime) -> Viewer | None:
+    """The viewer a bearer token stands for, or None when it is unknown or revoked.
+
+    Records when the token was last used, to the minute: one write per token and minute at most.
+    """
     row = (
         await ApiToken.filter(token_hash=hash_token(token), revoked_at__isnull=True)
         .select_related("user__company")
@@ -56,9 +62,12 @@ async def authenticate(token: str) -> Viewer | None:
     )
     if row is None:
         return None
+    if row.last_used_at is None or row.last_used_at < now - LAST_USED_PRECISION:
+        await ApiToken.filter(id=row.id).update(last_used_at=now)
     return Viewer(
         user=row.user,
         company=row.user.company,
         token_id=int(row.id),
+        token_name=row.name,
         scopes=parse_scopes(row.scopes),
     )

@@ -184,6 +184,8 @@ async def gql(
     )
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
+    # Every response reports its cost (tests/test_protection.py checks it): set it aside.
+    assert "cost" in body.pop("extensions"), body
     return body
 
 

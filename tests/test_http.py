@@ -103,8 +103,12 @@ async def test_unexpected_errors_are_masked(
     body = await gql(client, "{ subscription { usage { usedBytes } } }", token=acme.tokens["owner"])
     [error] = body["errors"]
     assert error["message"] == "Internal server error."
-    assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR"}
+    assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    request_id = error["extensions"]["requestId"]
     assert "storage_usage" not in str(body)
     assert "Traceback" not in str(body)
-    # The log keeps what the client does not see.
-    assert any("storage_usage" in r.getMessage() for r in caplog.records)
+    # The log keeps what the client does not see, under the id the client was given.
+    [logged] = [r for r in caplog.records if r.name == "licensing.errors"]
+    assert request_id in logged.getMessage()
+    assert logged.exc_info is not None
+    assert "storage_usage" in str(logged.exc_info[1])

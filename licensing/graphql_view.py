@@ -1,0 +1,138 @@
+"""The GraphQL endpoint: authentication, batches and automatic persisted queries."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections import OrderedDict
+from typing import Any
+
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData
+from strawberry.types import ExecutionResult
+
+from licensing.settings import Settings
+from resolvers.context import RequestContext
+from resolvers.errors import ClientError
+from schema.api import build_schema
+from services import persisted_queries, tokens
+
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+KNOWN_QUERIES = 1000  # persisted documents kept in memory per process
+
+
+class LicensingGraphQL(GraphQL[RequestContext, None]):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(
+            build_schema(settings), graphql_ide="graphiql" if settings.graphiql else None
+        )
+        self.settings = settings
+        self._known: OrderedDict[str, str] = OrderedDict()
+
+    async def get_context(self, request: Any, response: Any) -> RequestContext:
+        client = {
+            "client_ip": request.client.host if request.client else None,
+            "user_agent": request.headers.get("user-agent"),
+        }
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if not header:
+            return RequestContext(self.settings, None, **client)
+        if scheme.lower() != "bearer" or not token.strip():
+            problem = "Use the header Authorization: Bearer TOKEN."
+            return RequestContext(self.settings, None, auth_problem=problem, **client)
+        viewer = await tokens.authenticate(token.strip(), now=self.settings.clock.now())
+        problem = "The bearer token is unknown or revoked. Ask for a new token."
+        return RequestContext(self.settings, viewer, auth_problem=problem, **client)
+
+    async def execute_operation(
+        self, request: Any, request_adapter: Any, request_data: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        limit = self.settings.max_batch_operations
+        if isinstance(request_data, list) and len(request_data) > limit:
+            return ExecutionResult(
+                data=None,
+                errors=[
+                    ClientError(
+                        f"A batch may hold at most {limit} operations; this one has "
+                        f"{len(request_data)}. Send them in smaller batches.",
+                        "TOO_MANY_OPERATIONS",
+                    )
+                ],
+            )
+        return await super().execute_operation(
+            request, request_adapter, request_data, *args, **kwargs
+        )
+
+    async def execute_single(
+        self,
+        request: Any,
+        request_adapter: Any,
+        sub_response: Any,
+        context: RequestContext,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        try:
+            request_data = await self._with_persisted_query(request_data)
+        except ClientError as error:
+            return ExecutionResult(data=None, errors=[error])
+        return await super().execute_single(
+            request=request,
+            request_adapter=request_adapter,
+            sub_response=sub_response,
+            context=context,
+            root_value=root_value,
+            request_data=request_data,
+        )
+
+    async def _with_persisted_query(self, data: GraphQLRequestData) -> GraphQLRequestData:
+        """The request with its document, per the automatic persisted query protocol."""
+        persisted = (data.extensions or {}).get("persistedQuery")
+        if persisted is None:
+            if self.settings.persisted_queries_only:
+                raise ClientError(
+                    "This server runs only registered persisted queries: send "
+                    "extensions.persistedQuery with the document's sha256Hash.",
+                    "PERSISTED_QUERY_REQUIRED",
+                )
+            return data
+        digest = persisted.get("sha256Hash") if isinstance(persisted, dict) else None
+        if not isinstance(digest, str) or not SHA256.match(digest) or persisted.get("version") != 1:
+            raise ClientError(
+                "extensions.persistedQuery needs version 1 and a lowercase hex sha256Hash.",
+                "PERSISTED_QUERY_INVALID",
+            )
+        if data.query:
+            return await self._register(data, digest)
+        query = self._known.get(digest) or await persisted_queries.find(digest)
+        if query is None:
+            raise ClientError("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND")
+        self._remember(digest, query)
+        return dataclasses.replace(data, query=query)
+
+    async def _register(self, data: GraphQLRequestData, digest: str) -> GraphQLRequestData:
+        assert data.query is not None
+        if persisted_queries.sha256_of(data.query) != digest:
+            raise ClientError(
+                "provided sha does not match query: sha256Hash must be the SHA-256 of the "
+                "query text, in lowercase hex.",
+                "PERSISTED_QUERY_HASH_MISMATCH",
+            )
+        known = self._known.get(digest) or await persisted_queries.find(digest)
+        if known is None:
+            if self.settings.persisted_queries_only:
+                raise ClientError(
+                    "This server runs only queries registered in advance "
+                    "(`licensing queries register`).",
+                    "PERSISTED_QUERY_NOT_ALLOWED",
+                )
+            await persisted_queries.register(query=data.query, now=self.settings.clock.now())
+        self._remember(digest, data.query)
+        return data
+
+    def _remember(self, digest: str, query: str) -> None:
+        self._known[digest] = query
+        self._known.move_to_end(digest)
+        while len(self._known) > KNOWN_QUERIES:
+            self._known.popitem(last=False)

@@ -1,0 +1,169 @@
+"""Protection of the API for partners and mobile apps, as one schema extension.
+
+Before execution: depth, alias and cost limits, then the per-token leaky bucket. Refusals
+are GraphQL errors with an `extensions.code` and nothing runs. Every response reports
+`extensions.cost`, every request is logged as one structured line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql import GraphQLError, GraphQLSyntaxError
+from strawberry.extensions import SchemaExtension
+
+from resolvers.context import RequestContext
+from resolvers.errors import ClientError
+from schema.cost import MUTATION_COST, Analysis, analyze
+from services import rate_limit
+
+request_log = logging.getLogger("licensing.requests")
+
+
+def _objects_in(data: Any) -> int:
+    """Objects actually returned: what actualQueryCost counts for a query."""
+    if isinstance(data, dict):
+        return 1 + sum(_objects_in(value) for value in data.values())
+    if isinstance(data, list):
+        return sum(_objects_in(item) for item in data)
+    return 0
+
+
+def _code_for(error: GraphQLError) -> str:
+    if "tokens. Parsing aborted" in error.message:
+        return "TOO_MANY_TOKENS"
+    if isinstance(error, GraphQLSyntaxError):
+        return "GRAPHQL_PARSE_FAILED"
+    return "GRAPHQL_VALIDATION_FAILED"
+
+
+class ApiProtection(SchemaExtension):
+    def __init__(self) -> None:
+        self.analysis = Analysis()
+        self.decision: rate_limit.Decision | None = None
+        self.refused = False
+
+    @property
+    def ctx(self) -> RequestContext | None:
+        context = self.execution_context.context
+        return context if isinstance(context, RequestContext) else None
+
+    def on_operation(self) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        result = self.execution_context.result
+        for error in (result.errors or []) if result else []:
+            if not (error.extensions or {}).get("code"):
+                error.extensions = {**(error.extensions or {}), "code": _code_for(error)}
+        self._log(result, time.perf_counter() - started)
+
+    async def on_execute(self) -> Any:  # an async generator hook
+        ctx = self.ctx
+        document = self.execution_context.graphql_document
+        if ctx is not None and document is not None:
+            self.analysis = analyze(
+                self.execution_context.schema._schema,
+                document,
+                self.execution_context.operation_name,
+                self.execution_context.variables,
+            )
+            refusal = self._limit_refusal(ctx) or await self._throttle_refusal(ctx)
+            if refusal is not None:
+                self.refused = True
+                self.execution_context.result = GraphQLExecutionResult(data=None, errors=[refusal])
+        yield
+
+    def _limit_refusal(self, ctx: RequestContext) -> ClientError | None:
+        settings, found = ctx.settings, self.analysis
+        if found.depth > settings.max_query_depth:
+            return ClientError(
+                f"This query is {found.depth} levels deep; the limit is "
+                f"{settings.max_query_depth}. Ask for less nested data.",
+                "QUERY_TOO_DEEP",
+            )
+        if found.aliases > settings.max_query_aliases:
+            return ClientError(
+                f"This query uses {found.aliases} aliases; the limit is "
+                f"{settings.max_query_aliases}. Split it into several requests.",
+                "TOO_MANY_ALIASES",
+            )
+        if found.cost > settings.max_query_cost:
+            return ClientError(
+                f"This query costs {found.cost}; the limit is {settings.max_query_cost}. "
+                "Ask for fewer objects (a smaller `first`, fewer fields with objects).",
+                "QUERY_TOO_COSTLY",
+            )
+        return None
+
+    async def _throttle_refusal(self, ctx: RequestContext) -> ClientError | None:
+        settings = ctx.settings
+        if not settings.rate_limit_enabled:
+            return None
+        viewer = ctx.viewer_or_none
+        key = f"token:{viewer.token_id}" if viewer else f"ip:{ctx.client_ip or 'unknown'}"
+        self.decision = await rate_limit.take(
+            key=key, cost=self.analysis.cost, bucket=self._bucket(ctx), now=time.time()
+        )
+        if self.decision.allowed:
+            return None
+        wait = round(self.decision.retry_after_seconds, 1)
+        error = ClientError(
+            f"Throttled: this query costs {self.analysis.cost} and "
+            f"{self.decision.available:.0f} is available right now. Retry in {wait} seconds.",
+            "THROTTLED",
+        )
+        error.extensions = {**(error.extensions or {}), "retryAfterSeconds": wait}
+        return error
+
+    @staticmethod
+    def _bucket(ctx: RequestContext) -> rate_limit.Bucket:
+        return rate_limit.Bucket(
+            capacity=ctx.settings.rate_limit_capacity,
+            restore_rate=ctx.settings.rate_limit_restore_rate,
+        )
+
+    def _actual_cost(self) -> int:
+        result = self.execution_context.result
+        if self.refused or result is None or not result.data:
+            return 0
+        if self.analysis.root_fields and self.execution_context.operation_type.value == "mutation":
+            return MUTATION_COST * len(self.analysis.root_fields)
+        return _objects_in(result.data) - 1  # the root object itself is free
+
+    def get_results(self) -> dict[str, Any]:
+        ctx = self.ctx
+        if ctx is None:
+            return {}
+        bucket = self._bucket(ctx)
+        available = self.decision.available if self.decision else float(bucket.capacity)
+        return {
+            "cost": {
+                "requestedQueryCost": self.analysis.cost,
+                "actualQueryCost": self._actual_cost(),
+                "throttleStatus": {
+                    "maximumAvailable": bucket.capacity,
+                    "currentlyAvailable": round(available, 1),
+                    "restoreRate": bucket.restore_rate,
+                },
+            }
+        }
+
+    def _log(self, result: Any, seconds: float) -> None:
+        ctx = self.ctx
+        viewer = ctx.viewer_or_none if ctx else None
+        errors = [(e.extensions or {}).get("code") for e in (result.errors or [])] if result else []
+        line = {
+            "requestId": ctx.request_id if ctx else None,
+            "operation": self.execution_context.operation_name,
+            "cost": self.analysis.cost,
+            "durationMs": round(seconds * 1000, 1),
+            "status": "refused" if self.refused else ("error" if errors else "ok"),
+            "errors": errors,
+            "token": viewer.token_name if viewer else None,
+        }
+        request_log.info(json.dumps(line, sort_keys=True))
