@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import logging
 import os
 import sys
@@ -16,7 +17,7 @@ import uvicorn
 from licensing import db
 from licensing.settings import Settings, SettingsError
 from schema.api import build_schema, export_sdl
-from services import tokens
+from services import persisted_queries, tokens
 from services.errors import DomainError, FixtureError
 from services.fixtures import load_fixture_text
 
@@ -92,6 +93,41 @@ def cmd_token_create(settings: Settings, args: argparse.Namespace) -> None:
     print(asyncio.run(_create_token(settings, args.email, args.scope or [], args.name)))
 
 
+def _when(moment: dt.datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+def cmd_token_list(settings: Settings, args: argparse.Namespace) -> None:
+    async def work() -> None:
+        print(f"{'id':>4}  {'user':<32} {'name':<20} {'scopes':<30} {'last used':<16} revoked")
+        for token in await tokens.list_tokens():
+            print(
+                f"{token.id:>4}  {token.email:<32} {token.name or '-':<20} {token.scopes:<30} "
+                f"{_when(token.last_used_at):<16} {_when(token.revoked_at)}"
+            )
+
+    asyncio.run(_with_orm(settings, work))
+
+
+def cmd_token_revoke(settings: Settings, args: argparse.Namespace) -> None:
+    async def work() -> None:
+        await tokens.revoke_token(token_id=args.id, now=settings.clock.now())
+        print(f"Token {args.id} is revoked.")
+
+    asyncio.run(_with_orm(settings, work))
+
+
+def cmd_queries_register(settings: Settings, args: argparse.Namespace) -> None:
+    documents = {file: Path(file).read_text(encoding="utf-8") for file in args.files}
+
+    async def work() -> None:
+        for file, query in documents.items():
+            digest = await persisted_queries.register(query=query, now=settings.clock.now())
+            print(f"{digest}  {file}")
+
+    asyncio.run(_with_orm(settings, work))
+
+
 def cmd_export_schema(settings: Settings, args: argparse.Namespace) -> None:
     sys.stdout.write(export_sdl(build_schema()))
 
@@ -141,6 +177,20 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--scope", action="append", help="licenses:read or licenses:write")
     create.add_argument("--name", default="", help="who the token is for, e.g. 'Acme CRM'")
     create.set_defaults(func=cmd_token_create)
+    token.add_parser("list", help="list tokens (never the tokens themselves)").set_defaults(
+        func=cmd_token_list
+    )
+    revoke = token.add_parser("revoke", help="revoke a token: it fails at once")
+    revoke.add_argument("id", type=int)
+    revoke.set_defaults(func=cmd_token_revoke)
+    queries = commands.add_parser("queries", help="persisted queries").add_subparsers(
+        dest="queries_command", required=True
+    )
+    register = queries.add_parser(
+        "register", help="register GraphQL documents (for PERSISTED_QUERIES_ONLY=true)"
+    )
+    register.add_argument("files", nargs="+")
+    register.set_defaults(func=cmd_queries_register)
     demo = commands.add_parser("demo", help="load a demo company, print a token and serve")
     add_serve_options(demo)
     demo.set_defaults(func=cmd_demo)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from dataclasses import dataclass
 
 from models.token import ApiToken
 from models.user import User
@@ -71,3 +72,37 @@ async def authenticate(token: str, *, now: dt.datetime) -> Viewer | None:
         token_name=row.name,
         scopes=parse_scopes(row.scopes),
     )
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: int
+    email: str
+    name: str
+    scopes: str
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+
+async def list_tokens() -> list[TokenInfo]:
+    rows = await ApiToken.all().select_related("user").order_by("id")
+    return [
+        TokenInfo(
+            id=row.id,
+            email=row.user.email,
+            name=row.name,
+            scopes=" ".join(sorted(parse_scopes(row.scopes))),
+            created_at=row.created_at,
+            last_used_at=row.last_used_at,
+            revoked_at=row.revoked_at,
+        )
+        for row in rows
+    ]
+
+
+async def revoke_token(*, token_id: int, now: dt.datetime) -> None:
+    """Revoked tokens fail on their very next request: every request looks the token up."""
+    if not await ApiToken.filter(id=token_id).exists():
+        raise NotFound(f"No token has the id {token_id}: see `licensing token list`.", field="id")
+    await ApiToken.filter(id=token_id, revoked_at__isnull=True).update(revoked_at=now)
