@@ -16,8 +16,8 @@ MAX_PAGE_SIZE = 100
 def page_size(first: int | None) -> int:
     if first is None:
         return DEFAULT_PAGE_SIZE
-    if not 0 <= first <= MAX_PAGE_SIZE:
-        raise bad_request(f"`first` must be between 0 and {MAX_PAGE_SIZE}, got {first}.")
+    if not 1 <= first <= MAX_PAGE_SIZE:
+        raise bad_request(f"`first` must be between 1 and {MAX_PAGE_SIZE}, got {first}.")
     return first
 
 

@@ -42,6 +42,12 @@ def _code_for(error: GraphQLError) -> str:
     return "GRAPHQL_VALIDATION_FAILED"
 
 
+def _label(error: GraphQLError) -> None:
+    """Give every error an extensions.code clients can branch on."""
+    if not (error.extensions or {}).get("code"):
+        error.extensions = {**(error.extensions or {}), "code": _code_for(error)}
+
+
 class ApiProtection(SchemaExtension):
     def __init__(self) -> None:
         self.analysis = Analysis()
@@ -55,12 +61,17 @@ class ApiProtection(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         started = time.perf_counter()
-        yield
+        try:
+            yield
+        except GraphQLError as unparsed:  # a document that does not parse arrives as an exception
+            _label(unparsed)
+            self._log([unparsed], time.perf_counter() - started)
+            raise
         result = self.execution_context.result
-        for error in (result.errors or []) if result else []:
-            if not (error.extensions or {}).get("code"):
-                error.extensions = {**(error.extensions or {}), "code": _code_for(error)}
-        self._log(result, time.perf_counter() - started)
+        errors = list(result.errors or []) if result else []
+        for error in errors:
+            _label(error)
+        self._log(errors, time.perf_counter() - started)
 
     async def on_execute(self) -> Any:  # an async generator hook
         ctx = self.ctx
@@ -153,17 +164,17 @@ class ApiProtection(SchemaExtension):
             }
         }
 
-    def _log(self, result: Any, seconds: float) -> None:
+    def _log(self, errors: list[GraphQLError], seconds: float) -> None:
         ctx = self.ctx
         viewer = ctx.viewer_or_none if ctx else None
-        errors = [(e.extensions or {}).get("code") for e in (result.errors or [])] if result else []
+        codes = [(error.extensions or {}).get("code") for error in errors]
         line = {
             "requestId": ctx.request_id if ctx else None,
             "operation": self.execution_context.operation_name,
             "cost": self.analysis.cost,
             "durationMs": round(seconds * 1000, 1),
-            "status": "refused" if self.refused else ("error" if errors else "ok"),
-            "errors": errors,
+            "status": "refused" if self.refused else ("error" if codes else "ok"),
+            "errors": codes,
             "token": viewer.token_name if viewer else None,
         }
         request_log.info(json.dumps(line, sort_keys=True))

@@ -214,3 +214,17 @@ async def purchase_then_stop(
         if mail_arrives_at is not None:
             await mail_arrives_at.wait_for(1)
     return body["data"]["purchaseLicenses"]["purchase"]["id"], token
+
+
+@pytest.fixture
+async def acme_tokens_offline(database_url: str, smtp_port: int) -> dict[str, str]:
+    """Acme loaded and a token per role, by a service run that has stopped since."""
+    settings = make_settings(database_url, smtp_port)
+    async with serve(settings):
+        await load_fixture_text(
+            source="fixture.json", text=EXAMPLE_FIXTURE.read_text(), now=settings.clock.now()
+        )
+        return {
+            role: await create_token(email=email, now=settings.clock.now())
+            for role, email in ACME.items()
+        }

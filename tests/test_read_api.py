@@ -177,7 +177,7 @@ async def test_users_connection_defaults_and_limits(client: httpx.AsyncClient, a
 
     too_many = await gql(client, USERS, {"first": 101}, token=token)
     assert too_many["data"] is None
-    assert "between 0 and 100" in too_many["errors"][0]["message"]
+    assert "between 1 and 100" in too_many["errors"][0]["message"]
     assert too_many["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
     bad_cursor = await gql(client, USERS, {"after": "not-a-cursor"}, token=token)
