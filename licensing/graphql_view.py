@@ -29,6 +29,12 @@ class LicensingGraphQL(GraphQL[RequestContext, None]):
         self.settings = settings
         self._known: OrderedDict[str, str] = OrderedDict()
 
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # A GET that names a persisted query is an API call, not a browser wanting GraphiQL.
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(
+            request
+        )
+
     async def get_context(self, request: Any, response: Any) -> RequestContext:
         client = {
             "client_ip": request.client.host if request.client else None,

@@ -37,6 +37,8 @@ def _objects_in(data: Any) -> int:
 def _code_for(error: GraphQLError) -> str:
     if "tokens. Parsing aborted" in error.message:
         return "TOO_MANY_TOKENS"
+    if "nested too deeply" in error.message:
+        return "QUERY_TOO_DEEP"
     if isinstance(error, GraphQLSyntaxError):
         return "GRAPHQL_PARSE_FAILED"
     return "GRAPHQL_VALIDATION_FAILED"

@@ -141,3 +141,12 @@ async def test_users_list_only_the_viewers_company(
     users = body["data"]["viewer"]["company"]["users"]
     assert users["totalCount"] == 1
     assert users["edges"] == [{"node": {"email": "barry@bolt-plumbing.example"}}]
+
+
+async def test_last_use_of_a_token_is_recorded(client: httpx.AsyncClient, acme: Acme) -> None:
+    token = acme.tokens["engineer"]
+    assert (await ApiToken.get(token_hash=hash_token(token))).last_used_at is None
+    await gql(client, "{ viewer { name } }", token=token)
+    used = (await ApiToken.get(token_hash=hash_token(token))).last_used_at
+    assert used is not None
+    assert used.date() == dt.date(2026, 11, 26)

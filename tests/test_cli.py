@@ -59,6 +59,43 @@ def test_migrate_load_twice_and_token(tmp_path: Path) -> None:
     assert re.fullmatch(r"lic_[\w-]{40,}\n", token.stdout)
 
 
+def test_token_list_and_revoke(tmp_path: Path) -> None:
+    env = environment(tmp_path)
+    run("migrate", env=env)
+    run("load", str(EXAMPLE_FIXTURE), env=env)
+    created = run(
+        "token",
+        "create",
+        "--email",
+        "frank@acme-heating.example",
+        "--scope",
+        "licenses:read",
+        "--name",
+        "Acme CRM",
+        env=env,
+    )
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    listed = run("token", "list", env=env).stdout
+    assert "Acme CRM" in listed
+    assert "licenses:read" in listed
+    assert "licenses:write" not in listed
+    assert token not in listed
+    assert run("token", "revoke", "1", env=env).stdout.strip() == "Token 1 is revoked."
+    [row] = [
+        line for line in run("token", "list", env=env).stdout.splitlines() if "Acme CRM" in line
+    ]
+    assert not row.rstrip().endswith("-")  # the revoked column shows when
+    unknown = run("token", "revoke", "99", env=env)
+    assert unknown.returncode == 2
+    assert "No token has the id 99" in unknown.stderr
+    bad_scope = run(
+        "token", "create", "--email", "frank@acme-heating.example", "--scope", "everything", env=env
+    )
+    assert bad_scope.returncode == 2
+    assert "Unknown scope(s): everything" in bad_scope.stderr
+
+
 def test_load_refuses_a_malformed_file_with_its_path(tmp_path: Path) -> None:
     env = environment(tmp_path)
     run("migrate", env=env)

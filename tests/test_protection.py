@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
+import time
 from typing import Any
 
 import httpx
 import pytest
 from graphql import GraphQLSyntaxError, parse
 
+from licensing.db import orm
 from licensing.settings import Settings
 from models.contract import LicensePool
 from models.user import User
 from resolvers.ids import encode_id
+from services import rate_limit
 from services.tokens import create_token
 from tests.conftest import Acme, make_settings, serve
 
@@ -223,3 +227,16 @@ async def test_throttled_by_a_tiny_bucket_per_token(
         assert "Retry in" in refused["errors"][0]["message"]
         # Another token has a bucket of its own.
         assert "errors" not in await post(client, query, acme_tokens_offline["finance"])
+
+
+async def test_concurrent_requests_never_overspend_a_bucket(database_url: str) -> None:
+    bucket = rate_limit.Bucket(capacity=1000, restore_rate=0.001)
+    async with orm(database_url):
+        decisions = await asyncio.gather(
+            *(
+                rate_limit.take(key="token:1", cost=100, bucket=bucket, now=time.time())
+                for _ in range(30)
+            )
+        )
+    assert sum(decision.allowed for decision in decisions) == 10
+    assert all(d.retry_after_seconds > 0 for d in decisions if not d.allowed)
