@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry import Private
 
+from models import company as company_models
 from models import contract as contract_models
 from models import document as document_models
 from models import plan as plan_models
@@ -217,13 +218,13 @@ class Contract(Node):
 
 @strawberry.type(description="A company's subscription across product sections.")
 class Subscription(Node):
-    company_row: Private[object]
+    company_row: Private[company_models.Company]
 
     @strawberry.field(description="The subscribing company.")
     def company(self) -> Annotated[Company, strawberry.lazy("schema.company")]:
         from schema.company import Company
 
-        return Company.from_model(self.company_row)  # type: ignore[arg-type]
+        return Company.from_model(self.company_row)
 
     @strawberry.field(
         description="Company-wide storage: the sum over all contracts (the allowance is one pool)."
