@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -15,6 +16,7 @@ from starlette.routing import Route
 from licensing import db
 from licensing.email_sender import sender_for
 from licensing.graphql_view import LicensingGraphQL
+from licensing.http_limits import HttpLimits
 from licensing.mailer import Mailer
 from licensing.settings import Settings
 from licensing.sign_page import sign_routes
@@ -100,6 +102,7 @@ def create_app(settings: Settings) -> Starlette:
 
     graphql = LicensingGraphQL(settings)
     return Starlette(
+        middleware=[Middleware(HttpLimits, max_bytes=settings.max_request_bytes)],
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections import OrderedDict
 from typing import Any
 
+from cross_web import HTTPException
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult
@@ -28,6 +30,21 @@ class LicensingGraphQL(GraphQL[RequestContext, None]):
         )
         self.settings = settings
         self._known: OrderedDict[str, str] = OrderedDict()
+
+    def decode_json(self, data: str | bytes) -> object:
+        """JSON bodies must be an object, or an array of objects (a batch), in UTF-8."""
+        try:
+            parsed = json.loads(data)
+        except UnicodeDecodeError:
+            raise HTTPException(400, "The request body is not valid UTF-8.") from None
+        objects = parsed if isinstance(parsed, list) else [parsed]
+        if not all(isinstance(item, dict) for item in objects):
+            raise HTTPException(
+                400,
+                "The request body must be a JSON object with a `query` (or an array of such "
+                "objects for a batch).",
+            )
+        return parsed
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         # A GET that names a persisted query is an API call, not a browser wanting GraphiQL.

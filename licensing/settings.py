@@ -51,6 +51,7 @@ def _api_limits(env: Mapping[str, str]) -> dict[str, Any]:
         return _positive_int(name, env.get(name, default))
 
     return {
+        "max_request_bytes": number("MAX_REQUEST_BYTES", str(1024 * 1024)),
         "max_query_depth": number("MAX_QUERY_DEPTH", "12"),
         "max_query_aliases": number("MAX_QUERY_ALIASES", "30"),
         "max_query_tokens": number("MAX_QUERY_TOKENS", "2000"),
@@ -107,6 +108,7 @@ class Settings:
     signature_link_ttl_hours: int = 720
     download_url_ttl_seconds: int = 900
     rate_limit_enabled: bool = True
+    max_request_bytes: int = 1024 * 1024
     max_query_depth: int = 12
     max_query_aliases: int = 30
     max_query_tokens: int = 2000
