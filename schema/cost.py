@@ -65,6 +65,8 @@ class _Walker:
         self.fragments = fragments
         self.variables = variables
         self.analysis = Analysis()
+        # Introspection nests `ofType` deeply by design; GRAPHQL_INTROSPECTION governs it.
+        self.in_introspection = False
 
     def _argument(self, node: FieldNode, name: str) -> Any:
         for argument in node.arguments or ():
@@ -110,14 +112,19 @@ class _Walker:
         return cost
 
     def field(self, node: FieldNode, parent: GraphQLNamedType, depth: int, page_size: int) -> int:
-        self.analysis.depth = max(self.analysis.depth, depth)
+        if not self.in_introspection:
+            self.analysis.depth = max(self.analysis.depth, depth)
         if node.alias is not None:
             self.analysis.aliases += 1
         name = node.name.value
         if name in INTROSPECTION_ROOTS:
             introspected = self.schema.get_type(INTROSPECTION_ROOTS[name])
             assert introspected is not None
-            return 1 + self.selections(node.selection_set, introspected, depth + 1)
+            self.in_introspection = True
+            try:
+                return 1 + self.selections(node.selection_set, introspected, depth + 1)
+            finally:
+                self.in_introspection = False
         if (
             not isinstance(parent, (GraphQLObjectType, GraphQLInterfaceType))
             or name not in parent.fields

@@ -21,7 +21,7 @@ LICENSING = [sys.executable, "-m", "licensing"]
 
 
 def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603
+    return subprocess.run(
         [*LICENSING, *args], env=env, capture_output=True, text=True, timeout=120, check=False
     )
 
@@ -125,7 +125,7 @@ def test_several_workers_need_postgresql(tmp_path: Path) -> None:
 
 def test_demo_serves_the_demo_company(tmp_path: Path) -> None:
     port = free_port()
-    with subprocess.Popen(  # noqa: S603
+    with subprocess.Popen(
         [*LICENSING, "demo", "--port", str(port)],
         env=environment(tmp_path),
         stdout=subprocess.PIPE,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from graphql import parse
+from graphql import get_introspection_query, parse
 
 from schema.api import build_schema
 from schema.cost import analyze
@@ -51,3 +51,13 @@ def test_fragments_count_like_inline_selections() -> None:
     assert cost(inline) == cost(spread) == 2
     nodes = 'query { nodes(ids: ["a", "b", "c"]) { ... on Contract { plan { name } } } }'
     assert cost(nodes) == 3 * (1 + 1)
+
+
+def test_the_standard_introspection_query_is_not_too_deep() -> None:
+    # What GraphiQL and code generators send: 15 levels of `ofType`, by design.
+    analysis = analyze(SCHEMA, parse(get_introspection_query(descriptions=True)), None, {})
+    assert analysis.depth <= 2
+    deep = (
+        "{ viewer { company { users { edges { node { company { users { totalCount } } } } } } } }"
+    )
+    assert analyze(SCHEMA, parse(deep), None, {}).depth == 8  # the depth limit still counts

@@ -102,7 +102,7 @@ def two_servers(database_url: str, smtp: SmtpServer) -> Iterator[list[str]]:
     }
     ports = [free_port(), free_port()]
     processes = [
-        subprocess.Popen(  # noqa: S603
+        subprocess.Popen(
             [sys.executable, "-m", "licensing", "serve", "--port", str(port)],
             env=env,
             stdout=subprocess.DEVNULL,

@@ -1,0 +1,81 @@
+"""Schema fuzzing: schemathesis generates operations against a live `licensing serve`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.smtp import free_port
+
+FUZZ_EXAMPLES = os.environ.get("FUZZ_EXAMPLES", "25")
+SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
+
+
+def test_no_generated_operation_gets_a_server_error(database_url: str, tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "s",
+        "RATE_LIMIT_ENABLED": "false",
+        "LOG_LEVEL": "WARNING",
+    }
+    licensing = [sys.executable, "-m", "licensing"]
+    fixture = Path(__file__).resolve().parent.parent / "licensing" / "demo_fixture.json"
+    subprocess.run(
+        [*licensing, "load", str(fixture)],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    token = subprocess.run(
+        [*licensing, "token", "create", "--email", "olivia@acme-heating.example"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    port = free_port()
+    with subprocess.Popen(
+        [*licensing, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    ) as server:
+        try:
+            url = f"http://127.0.0.1:{port}"
+            for _ in range(200):
+                try:
+                    if httpx.get(f"{url}/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.05)
+            fuzz = subprocess.run(
+                [
+                    str(SCHEMATHESIS),
+                    "run",
+                    f"{url}/graphql",
+                    "-H",
+                    f"Authorization: Bearer {token}",
+                    "-n",
+                    FUZZ_EXAMPLES,
+                    "--checks",
+                    "not_a_server_error",
+                    "--seed",
+                    "42",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=170,
+                check=False,
+                env={**os.environ, "NO_COLOR": "1"},
+            )
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    assert fuzz.returncode == 0, fuzz.stdout[-3000:]
+    assert "No issues found" in fuzz.stdout
