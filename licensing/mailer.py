@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 import logging
 from email.message import EmailMessage
+from urllib.parse import urlsplit
 
 from licensing.email_sender import EmailSender
 from licensing.settings import Settings
@@ -18,8 +19,14 @@ from services.pricing import Quote
 logger = logging.getLogger(__name__)
 
 
+def message_id(email_id: int, base_url: str) -> str:
+    """Stable per outbox row: a re-send after a crash is recognisably the same email."""
+    host = urlsplit(base_url).hostname or "localhost"
+    return f"<confirmation-{email_id}@{host}>"
+
+
 def confirmation_message(
-    *, purchase: LicensePurchase, link: str, to_address: str, mail_from: str
+    *, purchase: LicensePurchase, link: str, to_address: str, mail_from: str, message_id: str
 ) -> EmailMessage:
     quote = Quote.from_json(purchase.quote)
     requester = purchase.requested_by.name if purchase.requested_by else None
@@ -31,6 +38,7 @@ def confirmation_message(
     message = EmailMessage()
     message["From"] = mail_from
     message["To"] = to_address
+    message["Message-ID"] = message_id
     message["Subject"] = (
         f"Please sign: {quote.quantity:,} {quote.kind.title()} {quote.product.title()} "
         f"licenses for {purchase.company.name}"
@@ -70,6 +78,7 @@ class Mailer:
             link=f"{self.settings.public_base_url}/sign/{token}",
             to_address=email.to_address,
             mail_from=self.settings.mail_from,
+            message_id=message_id(email.id, self.settings.public_base_url),
         )
         try:
             await self.sender.send(message)

@@ -335,6 +335,11 @@ async def test_resend_sends_a_fresh_link_and_old_ones_still_work(
     assert body["data"]["resendLicensePurchaseConfirmation"]["userErrors"] == []
     second = signature_token((await smtp.wait_for(2))[1], BASE_URL)
     assert first != second
+    # Each outbox row has its own stable Message-ID.
+    assert [m["Message-ID"] for m in smtp.inbox] == [
+        "<confirmation-1@licensing.test>",
+        "<confirmation-2@licensing.test>",
+    ]
     assert (await client.get(f"/sign/{second}")).status_code == 200
     assert (await sign(client, first))["userErrors"] == []
     assert (await client.get(f"/sign/{second}")).status_code == 410

@@ -70,6 +70,7 @@ async def test_two_senders_deliver_each_of_200_emails_exactly_once(
         assert len(smtp.inbox) == 200
         tokens = {signature_token(message, "http://licensing.test") for message in smtp.inbox}
         assert len(tokens) == 200
+        assert len({message["Message-ID"] for message in smtp.inbox}) == 200
         rows = await OutboxEmail.all().values_list("status", "attempts")
         assert rows == [(EmailStatus.SENT, 1)] * 200
 
