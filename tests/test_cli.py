@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import IO
 
 import httpx
-from graphql import build_schema
+from graphql import build_schema as parse_sdl
 
+from schema.api import build_schema, export_sdl
 from tests.conftest import EXAMPLE_FIXTURE
 
 LICENSING = [sys.executable, "-m", "licensing"]
@@ -41,7 +42,7 @@ def test_export_schema_prints_the_contract_schema_block() -> None:
     result = run("export-schema", env=dict(os.environ))
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("schema {\n  query: Query\n")
-    schema = build_schema(result.stdout)
+    schema = parse_sdl(result.stdout)
     assert schema.subscription_type is None
     assert schema.get_type("Subscription") is not None
 
@@ -156,3 +157,12 @@ def _check_demo(stdout: IO[str], port: int) -> None:
     assert response.json()["data"] == {
         "subscription": {"contracts": [{"product": "JOBS"}, {"product": "SALES"}]}
     }
+
+
+def test_the_committed_schema_is_the_served_one() -> None:
+    """`schema.graphql` is what clients review in diffs: it must never drift from the code.
+
+    After a schema change: `licensing export-schema > schema.graphql`.
+    """
+    committed = (Path(__file__).resolve().parent.parent / "schema.graphql").read_text()
+    assert export_sdl(build_schema()) == committed
