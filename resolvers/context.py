@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from licensing.settings import Settings
@@ -33,19 +34,19 @@ class RequestContext:
             raise unauthenticated(self.auth_problem)
         return self.viewer_or_none
 
-    def license_manager(self) -> Viewer:
-        """The viewer, if they may read licenses, else a FORBIDDEN error."""
+    def _allowed(self, rule: Callable[[Viewer], None]) -> Viewer:
+        """The viewer, if the access rule lets them through, else a FORBIDDEN error."""
         viewer = self.viewer
         try:
-            require_license_manager(viewer)
+            rule(viewer)
         except AccessDenied as exc:
             raise forbidden(str(exc)) from None
         return viewer
 
+    def license_manager(self) -> Viewer:
+        """The viewer, if they may read licenses."""
+        return self._allowed(require_license_manager)
+
     def license_writer(self) -> Viewer:
-        viewer = self.viewer
-        try:
-            require_license_writer(viewer)
-        except AccessDenied as exc:
-            raise forbidden(str(exc)) from None
-        return viewer
+        """The viewer, if they may change licenses (role and licenses:write scope)."""
+        return self._allowed(require_license_writer)

@@ -9,7 +9,6 @@ import strawberry
 
 from models.company import Company as CompanyRow
 from resolvers import node as node_resolvers
-from resolvers import subscription as subscription_resolvers
 from resolvers.ids import encode_id
 from schema.common import Node
 from schema.company import Company, User
@@ -68,6 +67,3 @@ class Query(PurchaseQueries):
     def subscription(self, info: strawberry.Info) -> Subscription:
         viewer = info.context.license_manager()
         return _subscription_of(viewer.company)
-
-
-__all__ = ["Query", "subscription_resolvers"]

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from tortoise.expressions import Q
 
-from models.company import Company
 from models.user import LicenseAssignment, User
 
 
@@ -40,7 +39,3 @@ async def assignments_for_users(user_ids: Sequence[int]) -> list[LicenseAssignme
 
 async def user_of_company(*, company_id: int, user_id: int) -> User | None:
     return await User.filter(id=user_id, company_id=company_id).first()
-
-
-async def company_by_id(company_id: int) -> Company | None:
-    return await Company.get_or_none(id=company_id)
