@@ -23,7 +23,9 @@ async def delete_user(*, company_id: int, user_id: int, actor: Actor, now: dt.da
     async with in_transaction():
         # Serializes owner deletions per company on PostgreSQL (a no-op lock on SQLite, whose
         # write transactions are serialized anyway), so two owners cannot delete each other.
-        await Company.filter(id=company_id).select_for_update().first()
+        # NO KEY UPDATE: a plain FOR UPDATE would also block the foreign-key checks of audit
+        # rows that other changes insert while holding a pool lock, and deadlock with them.
+        await Company.filter(id=company_id).select_for_update(no_key=True).first()
         user = await User.filter(id=user_id, company_id=company_id).first()
         if user is None:
             raise NotFound("No user has this id. Reload the users list.", field="userId")

@@ -351,3 +351,42 @@ async def test_interleaved_switches_and_deletes_stay_consistent(
     await asyncio.gather(*calls)
     await _consistent()
     assert await LicenseAssignment.filter(product="JOBS").count() == 4
+
+
+async def test_user_deletions_beside_unassignments_never_deadlock(
+    client: httpx.AsyncClient, acme: Acme, settings: Settings
+) -> None:
+    """Found by the soak on PostgreSQL: deleting a user locked the company row FOR UPDATE, which
+    the foreign-key check of every audit row written under a pool lock must share."""
+    await LicensePool.filter(contract_id=1, kind="MONTHLY").update(total=80)
+    await User.bulk_create(
+        [
+            User(company_id=1, name=f"Held {n}", email=f"held{n}@x.example", role=Role.ENGINEER)
+            for n in range(60)
+        ]
+    )
+    held = await User.filter(email__startswith="held").order_by("id")
+    now = settings.clock.now()
+    pool = await LicensePool.get(contract_id=1, kind="MONTHLY")
+    await LicenseAssignment.bulk_create(
+        [
+            LicenseAssignment(user_id=u.id, pool_id=pool.id, product="JOBS", assigned_at=now)
+            for u in held
+        ]
+    )
+    await LicensePool.filter(id=pool.id).update(assigned=pool.assigned + len(held))
+    owner = acme.tokens["owner"]
+    calls = []
+    for n, user in enumerate(held):
+        user_id = encode_id("User", user.id)
+        if n % 2:
+            calls.append(gql(client, DELETE_USER, {"input": {"userId": user_id}}, token=owner))
+        else:
+            variables = {"input": {"userId": user_id, "product": "JOBS"}}
+            calls.append(gql(client, UNASSIGN, variables, token=owner))
+    results = await asyncio.gather(*calls)
+    assert [
+        r for r in results if "errors" in r or next(iter(r["data"].values()))["userErrors"]
+    ] == []
+    await _consistent()
+    assert await _pool_counts("MONTHLY") == (80, 1)
