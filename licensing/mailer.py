@@ -57,7 +57,10 @@ class Mailer:
 
     async def deliver_due(self) -> int:
         """One pass over the outbox; returns how many emails it attempted."""
-        due = await outbox.claim_due(now=self.settings.clock.now())
+        due = await outbox.claim_due(
+            now=self.settings.clock.now(),
+            lease=dt.timedelta(seconds=self.settings.outbox_lease_seconds),
+        )
         for email in due:
             await self._deliver(email)
         return len(due)

@@ -121,6 +121,8 @@ class Settings:
     graphiql: bool = True
     outbox_poll_seconds: float = 1.0
     outbox_retry_base_seconds: float = 10.0
+    # Long enough for one SMTP conversation, short enough that a crashed sender's rows move on.
+    outbox_lease_seconds: float = 120.0
     clock: Clock = field(default_factory=Clock)
 
     @classmethod
@@ -162,6 +164,9 @@ class Settings:
             ),
             outbox_retry_base_seconds=_positive_float(
                 "OUTBOX_RETRY_BASE_SECONDS", env.get("OUTBOX_RETRY_BASE_SECONDS", "10")
+            ),
+            outbox_lease_seconds=_positive_float(
+                "OUTBOX_LEASE_SECONDS", env.get("OUTBOX_LEASE_SECONDS", "120")
             ),
             clock=Clock(pinned_today=_pinned_date(env.get("LICENSING_TODAY"))),
         )

@@ -10,16 +10,17 @@ from models.purchase import EmailStatus, OutboxEmail
 
 MAX_ATTEMPTS = 12
 MAX_BACKOFF = dt.timedelta(hours=1)
-# Long enough for one SMTP conversation; a sender that dies mid-send frees its rows after it.
-LEASE = dt.timedelta(minutes=2)
 
 
 def _unleased(now: dt.datetime) -> Q:
     return Q(locked_until__isnull=True) | Q(locked_until__lt=now)
 
 
-async def claim_due(*, now: dt.datetime, limit: int = 20) -> list[OutboxEmail]:
-    """Rows due for an attempt that no other sender holds, each claimed by a guarded UPDATE."""
+async def claim_due(*, now: dt.datetime, lease: dt.timedelta, limit: int = 20) -> list[OutboxEmail]:
+    """Rows due for an attempt that no other sender holds, each claimed by a guarded UPDATE.
+
+    A sender that dies mid-send frees its rows when the lease runs out.
+    """
     candidates = (
         await OutboxEmail.filter(
             _unleased(now), status=EmailStatus.QUEUED, next_attempt_at__lte=now
@@ -32,7 +33,7 @@ async def claim_due(*, now: dt.datetime, limit: int = 20) -> list[OutboxEmail]:
         # Re-checks every condition: another sender may have sent or rescheduled it meanwhile.
         won = await OutboxEmail.filter(
             _unleased(now), id=row.id, status=EmailStatus.QUEUED, next_attempt_at__lte=now
-        ).update(locked_until=now + LEASE)
+        ).update(locked_until=now + lease)
         if won == 1:
             claimed.append(row)
     return claimed

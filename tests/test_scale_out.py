@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -15,6 +12,7 @@ import httpx
 import pytest
 from tortoise.connection import get_connection
 
+from bench.service import Service, service_env
 from licensing.db import orm
 from licensing.email_sender import SmtpSender
 from licensing.mailer import Mailer
@@ -31,7 +29,7 @@ from services.purchases import purchase_licenses
 from services.tokens import create_token
 from tests.conftest import EXAMPLE_FIXTURE, TODAY, make_settings
 from tests.databases import ON_POSTGRES
-from tests.smtp import SmtpServer, free_port, signature_token
+from tests.smtp import SmtpServer, signature_token
 
 CLOCK = Clock(pinned_today=TODAY)
 
@@ -88,48 +86,16 @@ async def test_pool_size_and_statement_timeout_come_from_settings(database_url: 
 
 
 @contextmanager
-def two_servers(database_url: str, smtp: SmtpServer) -> Iterator[list[str]]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": "s",
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(smtp.port),
-        "LICENSING_TODAY": TODAY.isoformat(),
-        "OUTBOX_POLL_SECONDS": "0.05",
-        "PUBLIC_BASE_URL": "http://licensing.test",
-        "DATABASE_POOL_MAX": "5",
-        "LOG_LEVEL": "WARNING",
-    }
-    ports = [free_port(), free_port()]
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "licensing", "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for port in ports
-    ]
-    try:
-        yield [f"http://127.0.0.1:{port}" for port in ports]
-    finally:
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=30)
-
-
-async def _until_healthy(http: httpx.AsyncClient, bases: list[str]) -> None:
-    for base in bases:
-        for _ in range(300):
-            try:
-                if (await http.get(f"{base}/healthz")).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.05)
-        else:
-            raise AssertionError(f"{base} did not start")
+def two_servers(database_url: str, smtp: SmtpServer) -> Iterator[list[Service]]:
+    env = service_env(
+        database_url,
+        smtp.port,
+        LICENSING_TODAY=TODAY.isoformat(),
+        OUTBOX_POLL_SECONDS="0.05",
+        DATABASE_POOL_MAX="5",
+    )
+    with Service(env) as first, Service(env) as second:
+        yield [first, second]
 
 
 async def _post(
@@ -175,9 +141,11 @@ async def test_mixed_load_across_two_serve_processes_keeps_every_pool_consistent
         users = [encode_id("User", pk) for pk in await User.all().values_list("id", flat=True)]
         before = dict(await LicensePool.filter(contract_id=1).values_list("kind", "total"))
 
-    with two_servers(database_url, smtp) as bases:
+    with two_servers(database_url, smtp) as servers:
+        for server in servers:
+            await server.until_healthy()
+        bases = [server.base_url for server in servers]
         async with httpx.AsyncClient(timeout=60) as http:
-            await _until_healthy(http, bases)
             calls = []
             for n in range(120):
                 base = bases[n % 2]

@@ -1,0 +1,287 @@
+"""After the soak: prove from the database, the audit log and the mailbox that nothing was lost."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any
+
+from bench.soak_load import World
+from licensing.mailer import message_id
+from models.audit import AuditEvent
+from models.contract import LicensePool
+from models.purchase import EmailStatus, LicensePurchase, OutboxEmail, PurchaseStatus
+from models.user import LicenseAssignment
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The database before the load: every pool's counts and the last row of each log."""
+
+    totals: dict[int, int]
+    assigned: dict[int, int]
+    last_purchase_id: int
+    last_event_id: int
+
+
+async def baseline() -> Baseline:
+    pools = await LicensePool.all().values_list("id", "total", "assigned")
+    return Baseline(
+        totals={pool_id: total for pool_id, total, _ in pools},
+        assigned={pool_id: assigned for pool_id, _, assigned in pools},
+        last_purchase_id=await _last_id(LicensePurchase),
+        last_event_id=await _last_id(AuditEvent),
+    )
+
+
+async def _last_id(model: type[LicensePurchase] | type[AuditEvent]) -> int:
+    row = await model.all().order_by("-id").first()
+    return row.id if row else 0
+
+
+@dataclass
+class Report:
+    checks: list[tuple[str, bool, str]] = field(default_factory=list)
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    def check(self, name: str, passed: bool, detail: str = "") -> None:
+        self.checks.append((name, passed, detail))
+
+    @property
+    def passed(self) -> bool:
+        return all(passed for _, passed, _ in self.checks)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A time span (monotonic seconds) in which a fault may cut requests."""
+
+    start: float
+    end: float
+
+    def holds(self, moment: float) -> bool:
+        return self.start <= moment <= self.end
+
+
+async def check(
+    before: Baseline,
+    world: World,
+    inbox: list[EmailMessage],
+    kill_windows: list[Window],
+    report: Report,
+) -> None:
+    events = await AuditEvent.filter(id__gt=before.last_event_id).order_by("id")
+    await _check_pools(before, events, report)
+    await _check_against_clients(before, world, events, report)
+    await _check_purchases(before, world, events, report)
+    await _check_mail(before, world.public_base_url, inbox, report)
+    _check_responses(world, kill_windows, report)
+
+
+async def _check_pools(before: Baseline, events: list[AuditEvent], report: Report) -> None:
+    pools = {pool.id: pool for pool in await LicensePool.all()}
+    rows = Counter(pk for (pk,) in await LicenseAssignment.all().values_list("pool_id"))
+    confirmed: Counter[int] = Counter()
+    for pool_id, quantity in await LicensePurchase.filter(
+        id__gt=before.last_purchase_id, status=PurchaseStatus.CONFIRMED
+    ).values_list("pool_id", "quantity"):
+        confirmed[pool_id] += quantity
+    deleted = _deleted_per_pool(events)
+    replayed_totals = _replay_totals(before, events, report)
+    replayed_assigned = _replay_assigned(before, events)
+    for pool_id, pool in sorted(pools.items()):
+        expected = before.totals[pool_id] + confirmed[pool_id] - deleted[pool_id]
+        report.check(
+            f"pool {pool_id}: total = initial + signed purchases - deleted",
+            pool.total == expected,
+            f"{pool.total} = {before.totals[pool_id]} + {confirmed[pool_id]} - {deleted[pool_id]}",
+        )
+        report.check(
+            f"pool {pool_id}: 0 <= assigned <= total",
+            0 <= pool.assigned <= pool.total,
+            f"0 <= {pool.assigned} <= {pool.total}",
+        )
+        report.check(
+            f"pool {pool_id}: assigned = license rows = audit replay",
+            pool.assigned == rows[pool_id] == replayed_assigned[pool_id],
+            f"{pool.assigned}, {rows[pool_id]}, {replayed_assigned[pool_id]}",
+        )
+        report.check(
+            f"pool {pool_id}: total = audit replay",
+            pool.total == replayed_totals[pool_id],
+            f"{pool.total}, {replayed_totals[pool_id]}",
+        )
+    report.figures["licenses deleted"] = sum(deleted.values())
+    report.figures["licenses added by signatures"] = sum(confirmed.values())
+
+
+def _deleted_per_pool(events: list[AuditEvent]) -> Counter[int]:
+    deleted: Counter[int] = Counter()
+    for event in events:
+        if event.action == "licenses.deleted":
+            deleted[event.subject_id] += event.details["quantity"]
+    return deleted
+
+
+def _replay_totals(before: Baseline, events: list[AuditEvent], report: Report) -> dict[int, int]:
+    """Walk each pool's total through its events; every step must start where the last ended."""
+    totals = dict(before.totals)
+    broken = []
+    for event in events:
+        if event.action not in ("licenses.deleted", "pool.total_increased"):
+            continue
+        pool_id = event.subject_id
+        if event.details["totalBefore"] != totals[pool_id]:
+            broken.append(event.id)
+        totals[pool_id] = event.details["totalAfter"]
+    report.check(
+        "every total change in the audit log starts where the last ended",
+        not broken,
+        f"events out of step: {broken[:10]}",
+    )
+    return totals
+
+
+def _replay_assigned(before: Baseline, events: list[AuditEvent]) -> dict[int, int]:
+    assigned: defaultdict[int, int] = defaultdict(int, before.assigned)
+    for event in events:
+        details = event.details
+        if event.action == "license.assigned":
+            assigned[details["toPoolId"]] += 1
+        elif event.action == "license.switched":
+            assigned[details["fromPoolId"]] -= 1
+            assigned[details["toPoolId"]] += 1
+        elif event.action == "license.unassigned":
+            assigned[details["poolId"]] -= 1
+        elif event.action == "user.deleted":
+            for pool_id in details["freedPoolIds"]:
+                assigned[pool_id] -= 1
+    return assigned
+
+
+async def _check_against_clients(
+    before: Baseline, world: World, events: list[AuditEvent], report: Report
+) -> None:
+    """What the clients were told matches what the audit log says happened."""
+    answered: Counter[str] = Counter()
+    cut: Counter[str] = Counter()
+    for outcome in world.outcomes:
+        if outcome.operation == "delete":
+            weight = outcome.subject["quantity"]
+            if outcome.result == "ok":
+                answered["delete"] += weight
+            elif outcome.result == "cut":
+                cut["delete"] += weight
+        elif outcome.operation in ("delete_user", "sign", "sign_page"):
+            name = "sign" if outcome.operation.startswith("sign") else outcome.operation
+            if outcome.result == "ok":
+                answered[name] += 1
+            elif outcome.result == "cut":
+                cut[name] += 1
+    logged = {
+        "delete": sum(_deleted_per_pool(events).values()),
+        "delete_user": sum(1 for e in events if e.action == "user.deleted"),
+        "sign": sum(1 for e in events if e.action == "purchase.confirmed"),
+    }
+    for name, count in logged.items():
+        low, high = answered[name], answered[name] + cut[name]
+        report.check(
+            f"audit log accounts for every {name} the clients were told of",
+            low <= count <= high,
+            f"{low} <= {count} <= {high}",
+        )
+    report.figures["changes in the audit log"] = len(events)
+
+
+async def _check_purchases(
+    before: Baseline, world: World, events: list[AuditEvent], report: Report
+) -> None:
+    purchases = await LicensePurchase.filter(id__gt=before.last_purchase_id)
+    by_key = Counter(p.idempotency_key for p in purchases)
+    answered = {key: pid for key, pid in world.purchase_keys.items() if pid is not None}
+    report.check(
+        "one purchase per idempotency key, the one the client was told of",
+        all(count == 1 for count in by_key.values())
+        and all(by_key[key] == 1 for key in answered)
+        and {p.id for p in purchases if p.idempotency_key in answered} == set(answered.values()),
+        f"{len(purchases)} purchases for {len(world.purchase_keys)} keys",
+    )
+    requested = Counter(e.subject_id for e in events if e.action == "purchase.requested")
+    confirmed = Counter(e.subject_id for e in events if e.action == "purchase.confirmed")
+    raised = Counter(e.details["purchaseId"] for e in events if e.action == "pool.total_increased")
+    report.check(
+        "every purchase is in the audit log once; every signed one added its licenses once",
+        all(requested[p.id] == 1 for p in purchases)
+        and all(
+            confirmed[p.id] == raised[p.id] == (1 if p.status == PurchaseStatus.CONFIRMED else 0)
+            for p in purchases
+        ),
+    )
+    statuses = Counter(str(p.status) for p in purchases)
+    report.figures["purchases"] = dict(sorted(statuses.items()))
+
+
+async def _check_mail(
+    before: Baseline, base_url: str, inbox: list[EmailMessage], report: Report
+) -> None:
+    purchases = await LicensePurchase.filter(id__gt=before.last_purchase_id)
+    emails = await OutboxEmail.filter(purchase_id__gt=before.last_purchase_id)
+    arrived = Counter(str(message["Message-ID"]) for message in inbox)
+    ids = {email.id: message_id(email.id, base_url) for email in emails}
+    sent = [email for email in emails if email.status == EmailStatus.SENT]
+    report.check(
+        "every email marked sent arrived",
+        all(arrived[ids[email.id]] >= 1 for email in sent),
+        f"{sum(1 for e in sent if arrived[ids[e.id]] == 0)} of {len(sent)} missing",
+    )
+    waiting = [e for e in emails if e.status == EmailStatus.QUEUED and arrived[ids[e.id]] == 0]
+    report.check("no email is still waiting to go", not waiting, f"{len(waiting)} waiting")
+    gave_up = [e for e in emails if e.status == EmailStatus.FAILED and e.attempts >= 12]
+    report.check("no email was given up on", not gave_up, f"{len(gave_up)} given up")
+    announced = {e.purchase_id for e in emails if arrived[ids[e.id]]}
+    unannounced = [
+        p.id for p in purchases if p.status != PurchaseStatus.CANCELLED and p.id not in announced
+    ]
+    report.check(
+        "every pending or signed purchase's confirmation arrived",
+        not unannounced,
+        f"purchases without one: {unannounced[:10]}",
+    )
+    known = set(ids.values())
+    report.check(
+        "every email that arrived is one the outbox sent",
+        all(mid in known for mid in arrived),
+        f"{sum(1 for mid in arrived if mid not in known)} strangers",
+    )
+    report.figures["emails arrived"] = len(inbox)
+    report.figures["emails arrived twice (crash between send and commit)"] = sum(
+        count - 1 for count in arrived.values()
+    )
+    report.figures["emails sent after a failed attempt"] = sum(
+        1 for email in sent if email.attempts > 1
+    )
+
+
+def _check_responses(world: World, kill_windows: list[Window], report: Report) -> None:
+    outside = [
+        o
+        for o in world.outcomes
+        if o.result in ("cut", "5xx") and not any(w.holds(o.finished) for w in kill_windows)
+    ]
+    errors = [o for o in world.outcomes if o.result == "error"]
+    report.check(
+        "no 5xx and no cut request except while a worker was being killed",
+        not outside,
+        ", ".join(f"{o.operation}:{o.result}:{o.code}" for o in outside[:10]),
+    )
+    report.check(
+        "no GraphQL errors",
+        not errors,
+        ", ".join(f"{o.operation}:{o.code}" for o in errors[:10]),
+    )
+    report.figures["requests"] = len(world.outcomes)
+    report.figures["cut by a kill"] = sum(
+        1 for o in world.outcomes if o.result == "cut" and o not in outside
+    )
+    report.figures["outcomes"] = dict(sorted(world.tally().items()))

@@ -1,0 +1,301 @@
+"""The soak's clients: a realistic mix of reads and changes, each outcome recorded."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any
+
+import httpx
+
+from resolvers.ids import decode_id, encode_id
+from tests.smtp import signature_token
+
+DASHBOARD = """{ subscription {
+  usage { usedBytes allowanceBytes percentUsed }
+  contracts { id product startsOn expiresOn
+    plan { name prices { kind period unitAmount { formatted } } }
+    licensePools { kind total assigned available pending deletable }
+    usage { percentUsed } } } }"""
+USERS_PAGE = """{ subscription { company { users(first: 50) { totalCount
+  edges { node { id name role licenses { product kind } } } } } } }"""
+QUOTE = """query($c: ID!, $k: LicenseKind!, $q: Int!) {
+  licensePurchaseQuote(input: {contractId: $c, kind: $k, quantity: $q}) {
+    quote { contractBreakdown { currentTotal newTotal }
+      costBreakdown { subtotal { formatted } tax { formatted } total { formatted } } }
+    userErrors { code } } }"""
+PURCHASE = """mutation($c: ID!, $k: LicenseKind!, $q: Int!, $key: String!) {
+  purchaseLicenses(input: {contractId: $c, kind: $k, quantity: $q, idempotencyKey: $key}) {
+    purchase { id } userErrors { code } } }"""
+CANCEL = """mutation($p: ID!) { cancelLicensePurchase(input: {purchaseId: $p}) {
+  userErrors { code } } }"""
+RESEND = """mutation($p: ID!) { resendLicensePurchaseConfirmation(input: {purchaseId: $p}) {
+  userErrors { code } } }"""
+DELETE = """mutation($c: ID!, $k: LicenseKind!, $q: Int!) {
+  deleteLicenses(input: {contractId: $c, kind: $k, quantity: $q}) { userErrors { code } } }"""
+ASSIGN = """mutation($u: ID!, $p: Product!, $k: LicenseKind!) {
+  assignLicense(input: {userId: $u, product: $p, kind: $k}) { userErrors { code } } }"""
+UNASSIGN = """mutation($u: ID!, $p: Product!) {
+  unassignLicense(input: {userId: $u, product: $p}) { userErrors { code } } }"""
+DELETE_USER = """mutation($u: ID!) { deleteUser(input: {userId: $u}) { userErrors { code } } }"""
+SIGN = """mutation($t: String!, $n: String!) {
+  signLicensePurchase(input: {token: $t, signerName: $n}) { userErrors { code } } }"""
+
+BUYABLE = ("MONTHLY", "DAILY")
+KINDS = ("CONTRACTED", "MONTHLY", "DAILY")
+PRODUCTS = ("JOBS", "SALES")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One request as the client saw it. `result`: ok, refused, cut, 5xx or error."""
+
+    operation: str
+    started: float
+    finished: float
+    result: str
+    code: str = ""
+    # What the change asked for, so the checker can compare with the database.
+    subject: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class World:
+    """What the clients know: ids to act on and what they have done so far."""
+
+    contract_ids: list[int]
+    user_ids: list[int]
+    token: str
+    base_url: str
+    public_base_url: str
+    outcomes: list[Outcome] = field(default_factory=list)
+    purchase_ids: list[int] = field(default_factory=list)
+    # Idempotency key of every purchase asked for -> the purchase id the server answered.
+    purchase_keys: dict[str, int | None] = field(default_factory=dict)
+    deleted_user_ids: set[int] = field(default_factory=set)
+
+    def tally(self) -> Counter[str]:
+        return Counter(f"{o.operation}:{o.result}" for o in self.outcomes)
+
+
+class Client:
+    """One connection's worth of requests; every request ends in exactly one Outcome."""
+
+    def __init__(self, world: World, http: httpx.AsyncClient, rng: random.Random) -> None:
+        self.world = world
+        self.http = http
+        self.rng = rng
+
+    async def graphql(
+        self,
+        operation: str,
+        document: str,
+        variables: dict[str, Any],
+        subject: dict[str, Any] | None = None,
+        authenticated: bool = True,
+    ) -> dict[str, Any] | None:
+        """The payload of the one root field, or None when the request did not succeed."""
+        headers = {"Authorization": f"Bearer {self.world.token}"} if authenticated else {}
+        started = time.monotonic()
+        try:
+            response = await self.http.post(
+                f"{self.world.base_url}/graphql",
+                json={"query": document, "variables": variables},
+                headers=headers,
+            )
+        except httpx.TransportError as error:
+            self._record(operation, started, "cut", type(error).__name__, subject)
+            return None
+        if response.status_code >= 500:
+            self._record(operation, started, "5xx", str(response.status_code), subject)
+            return None
+        body = response.json()
+        if body.get("errors"):
+            code = body["errors"][0].get("extensions", {}).get("code", "GRAPHQL_ERROR")
+            self._record(operation, started, "error", code, subject)
+            return None
+        payload: dict[str, Any] = next(iter(body["data"].values()))
+        refusals = payload.get("userErrors") or []
+        if refusals:
+            self._record(operation, started, "refused", refusals[0]["code"], subject)
+            return None
+        self._record(operation, started, "ok", "", subject)
+        return payload
+
+    async def page(self, operation: str, url: str, form: dict[str, str]) -> int | None:
+        started = time.monotonic()
+        try:
+            response = await self.http.post(url, data=form)
+        except httpx.TransportError as error:
+            self._record(operation, started, "cut", type(error).__name__, {})
+            return None
+        status = response.status_code
+        result = "ok" if status == 200 else "5xx" if status >= 500 else "refused"
+        self._record(operation, started, result, "" if status == 200 else str(status), {})
+        return status
+
+    def _record(
+        self,
+        operation: str,
+        started: float,
+        result: str,
+        code: str,
+        subject: dict[str, Any] | None,
+    ) -> None:
+        self.world.outcomes.append(
+            Outcome(operation, started, time.monotonic(), result, code, subject or {})
+        )
+
+    # The mix: each method is one realistic thing a client of the Licenses page does.
+
+    def _contract(self) -> str:
+        return encode_id("Contract", self.rng.choice(self.world.contract_ids))
+
+    def _user(self) -> int:
+        return self.rng.choice(self.world.user_ids)
+
+    async def dashboard(self) -> None:
+        await self.graphql("dashboard", DASHBOARD, {})
+
+    async def users_page(self) -> None:
+        await self.graphql("users", USERS_PAGE, {})
+
+    async def quote(self) -> None:
+        variables = {
+            "c": self._contract(),
+            "k": self.rng.choice(BUYABLE),
+            "q": self.rng.randint(1, 20),
+        }
+        await self.graphql("quote", QUOTE, variables)
+
+    async def purchase(self) -> None:
+        key = str(uuid.UUID(int=self.rng.getrandbits(128)))
+        self.world.purchase_keys[key] = None
+        variables = {
+            "c": self._contract(),
+            "k": self.rng.choice(BUYABLE),
+            "q": self.rng.randint(1, 3),
+            "key": key,
+        }
+        # A client whose request was cut sends it again with the same key: never a second buy.
+        for _ in range(5):
+            payload = await self.graphql("purchase", PURCHASE, variables)
+            if payload is not None:
+                purchase_id = decode_id(payload["purchase"]["id"], "LicensePurchase")
+                assert purchase_id is not None
+                self.world.purchase_keys[key] = purchase_id
+                self.world.purchase_ids.append(purchase_id)
+                return
+            if self.world.outcomes[-1].result != "cut":
+                return
+            await asyncio.sleep(0.5)
+
+    async def cancel(self) -> None:
+        if self.world.purchase_ids:
+            purchase = encode_id("LicensePurchase", self.rng.choice(self.world.purchase_ids))
+            await self.graphql("cancel", CANCEL, {"p": purchase})
+
+    async def resend(self) -> None:
+        if self.world.purchase_ids:
+            purchase = encode_id("LicensePurchase", self.rng.choice(self.world.purchase_ids))
+            await self.graphql("resend", RESEND, {"p": purchase})
+
+    async def delete_licenses(self) -> None:
+        contract_id = self.rng.choice(self.world.contract_ids)
+        kind = self.rng.choice(BUYABLE)
+        quantity = self.rng.randint(1, 2)
+        variables = {"c": encode_id("Contract", contract_id), "k": kind, "q": quantity}
+        subject = {"contractId": contract_id, "kind": kind, "quantity": quantity}
+        await self.graphql("delete", DELETE, variables, subject)
+
+    async def assign(self) -> None:
+        variables = {
+            "u": encode_id("User", self._user()),
+            "p": self.rng.choice(PRODUCTS),
+            "k": self.rng.choice(KINDS),
+        }
+        await self.graphql("assign", ASSIGN, variables)
+
+    async def unassign(self) -> None:
+        variables = {"u": encode_id("User", self._user()), "p": self.rng.choice(PRODUCTS)}
+        await self.graphql("unassign", UNASSIGN, variables)
+
+    async def delete_user(self) -> None:
+        if len(self.world.user_ids) <= 10:
+            return
+        user_id = self._user()
+        self.world.user_ids.remove(user_id)
+        payload = await self.graphql("delete_user", DELETE_USER, {"u": encode_id("User", user_id)})
+        if payload is not None:
+            self.world.deleted_user_ids.add(user_id)
+
+    def mix(self) -> list[tuple[Callable[[], Awaitable[None]], int]]:
+        """Each operation with its weight: mostly reads, as on the real page."""
+        return [
+            (self.dashboard, 40),
+            (self.users_page, 10),
+            (self.quote, 12),
+            (self.purchase, 8),
+            (self.cancel, 1),
+            (self.resend, 1),
+            (self.delete_licenses, 8),
+            (self.assign, 14),
+            (self.unassign, 4),
+            (self.delete_user, 2),
+        ]
+
+    async def run(self, until: float, budget: Budget) -> None:
+        operations, weights = zip(*self.mix(), strict=True)
+        while time.monotonic() < until and budget.take():
+            await self.rng.choices(operations, weights)[0]()
+
+
+class Budget:
+    """The most requests the run may start, shared by every client."""
+
+    def __init__(self, requests: int) -> None:
+        self.left = requests
+
+    def take(self) -> bool:
+        self.left -= 1
+        return self.left >= 0
+
+
+class Signer:
+    """The person reading the company's mailbox: signs most emailed links, some twice."""
+
+    def __init__(self, client: Client, inbox: list[EmailMessage]) -> None:
+        self.client = client
+        self.inbox = inbox
+        self.read = 0
+
+    async def run(self, until: float) -> None:
+        while time.monotonic() < until:
+            if self.read == len(self.inbox):
+                await asyncio.sleep(0.05)
+                continue
+            message = self.inbox[self.read]
+            self.read += 1
+            await self._handle(message)
+
+    async def _handle(self, message: EmailMessage) -> None:
+        rng = self.client.rng
+        if rng.random() < 0.15:
+            return  # left unsigned: the purchase stays pending
+        token = signature_token(message, self.client.world.public_base_url)
+        signatures = [self._sign(token) for _ in range(2 if rng.random() < 0.2 else 1)]
+        await asyncio.gather(*signatures)
+
+    async def _sign(self, token: str) -> None:
+        if self.client.rng.random() < 0.5:
+            url = f"{self.client.world.base_url}/sign/{token}"
+            await self.client.page("sign_page", url, {"signer_name": "Olivia", "agree": "yes"})
+        else:
+            variables = {"t": token, "n": "Olivia Owner"}
+            await self.client.graphql("sign", SIGN, variables, authenticated=False)

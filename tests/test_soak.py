@@ -1,0 +1,76 @@
+"""The soak test's short form: load with an SMTP outage (and, on PostgreSQL, a killed worker)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tortoise.expressions import F
+
+from bench.soak_check import Report, baseline, check
+from bench.soak_load import World
+from licensing.db import orm
+from models.contract import LicensePool
+from services.fixtures import load_fixture_text
+from tests.conftest import EXAMPLE_FIXTURE, REPO, TODAY
+from tests.databases import ON_POSTGRES
+
+NOW = dt.datetime.combine(TODAY, dt.time(9), tzinfo=dt.UTC)
+
+
+def test_short_soak_with_faults_loses_nothing(database_url: str, tmp_path: Path) -> None:
+    report_path = tmp_path / "soak.json"
+    command = [
+        sys.executable,
+        "-m",
+        "bench.soak",
+        "--database-url",
+        database_url,
+        "--duration",
+        "15",
+        "--clients",
+        "6",
+        "--users",
+        "60",
+        "--json",
+        str(report_path),
+    ]
+    if ON_POSTGRES:
+        command += ["--workers", "2"]
+    run = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stdout + run.stderr
+    report = json.loads(report_path.read_text())
+    figures = report["figures"]
+    assert report["passed"]
+    assert len(report["checks"]) > 20
+    # The faults really happened and the load really changed things.
+    assert figures["emails sent after a failed attempt"] > 0
+    assert figures["licenses deleted"] > 0
+    assert figures["licenses added by signatures"] > 0
+    assert figures["purchases"]["CONFIRMED"] > 0
+    if ON_POSTGRES:
+        assert figures["worker replaced after (s)"] < 30
+
+
+async def test_the_checker_notices_a_change_the_audit_log_does_not_explain(
+    database_url: str,
+) -> None:
+    async with orm(database_url):
+        await load_fixture_text(source="f.json", text=EXAMPLE_FIXTURE.read_text(), now=NOW)
+        before = await baseline()
+        world = World(contract_ids=[1], user_ids=[], token="", base_url="", public_base_url="")
+        clean = Report()
+        await check(before, world, [], [], clean)
+        assert clean.passed, clean.checks
+
+        await LicensePool.filter(contract_id=1, kind="DAILY").update(total=F("total") + 1)
+        tampered = Report()
+        await check(before, world, [], [], tampered)
+    failed = {name for name, passed, _ in tampered.checks if not passed}
+    assert failed == {
+        "pool 3: total = initial + signed purchases - deleted",
+        "pool 3: total = audit replay",
+    }
