@@ -61,7 +61,7 @@ class Plan:
     workers: int
     smtp_down_at: float
     smtp_down_for: float
-    kill_at: float | None
+    kill_at: tuple[float, ...]
     settle_within: float
     seed: int
     log: Path
@@ -107,10 +107,20 @@ async def smtp_outage(smtp: SmtpServer, plan: Plan, report: Report) -> None:
     report.figures["SMTP outage (s)"] = plan.smtp_down_for
 
 
-async def kill_a_worker(service: Service, plan: Plan, report: Report) -> list[Window]:
-    if plan.kill_at is None:
-        return []
-    await asyncio.sleep(plan.kill_at)
+async def kill_workers(service: Service, plan: Plan, report: Report) -> list[Window]:
+    started = time.monotonic()
+    windows = []
+    for moment in plan.kill_at:
+        await asyncio.sleep(max(0.0, started + moment - time.monotonic()))
+        windows.append(await kill_a_worker(service, plan))
+    report.figures["workers killed (SIGKILL)"] = len(windows)
+    if windows:
+        slowest = max(window.end - 2.0 - window.start for window in windows)
+        report.figures["slowest worker replacement (s)"] = round(slowest, 2)
+    return windows
+
+
+async def kill_a_worker(service: Service, plan: Plan) -> Window:
     victim = service.worker_pids()[0]
     os.kill(victim, signal.SIGKILL)
     killed = time.monotonic()
@@ -119,10 +129,8 @@ async def kill_a_worker(service: Service, plan: Plan, report: Report) -> list[Wi
     )
     await service.until_healthy()
     replaced = time.monotonic()
-    report.figures["worker killed (SIGKILL)"] = victim
-    report.figures["worker replaced after (s)"] = round(replaced - killed, 2)
     # A client may learn of a dead keep-alive connection a moment after the replacement.
-    return [Window(killed, replaced + 2.0)]
+    return Window(killed, replaced + 2.0)
 
 
 async def _until(condition: Callable[[], bool]) -> None:
@@ -145,7 +153,7 @@ async def run_load(
             for n in range(plan.clients + 1)
         ]
         signer = Signer(clients[-1], smtp.inbox)
-        kill = asyncio.create_task(kill_a_worker(service, plan, report))
+        kill = asyncio.create_task(kill_workers(service, plan, report))
         await asyncio.gather(
             *(client.run(until, budget) for client in clients[:-1]),
             signer.run(until),
@@ -203,6 +211,11 @@ def print_report(report: Report) -> None:
     print("PASSED" if report.passed else "FAILED")
 
 
+def _spread(count: int, duration: float) -> tuple[float, ...]:
+    """`count` moments evenly spread over the run."""
+    return tuple(duration * n / (count + 1) for n in range(1, count + 1))
+
+
 def parse_plan(argv: list[str]) -> tuple[Plan, Path | None]:
     parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__)
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
@@ -211,7 +224,9 @@ def parse_plan(argv: list[str]) -> tuple[Plan, Path | None]:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--users", type=int, default=200, help="engineers in the company")
     parser.add_argument("--workers", type=int, default=1, help="above 1 needs PostgreSQL")
-    parser.add_argument("--no-kill", action="store_true", help="do not kill a worker")
+    parser.add_argument(
+        "--kills", type=int, default=1, help="workers to SIGKILL, evenly spread (needs --workers)"
+    )
     parser.add_argument("--settle-within", type=float, default=120.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="also write the report here")
@@ -226,7 +241,7 @@ def parse_plan(argv: list[str]) -> tuple[Plan, Path | None]:
         workers=args.workers,
         smtp_down_at=args.duration * 0.2,
         smtp_down_for=args.duration * 0.25,
-        kill_at=None if args.workers < 2 or args.no_kill else args.duration * 0.6,
+        kill_at=_spread(args.kills if args.workers > 1 else 0, args.duration),
         settle_within=args.settle_within,
         seed=args.seed,
         log=workdir / "service.log",

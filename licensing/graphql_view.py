@@ -9,6 +9,7 @@ from collections import OrderedDict
 from typing import Any
 
 from cross_web import HTTPException
+from starlette.responses import Response
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult
@@ -56,6 +57,9 @@ class LicensingGraphQL(GraphQL[RequestContext, None]):
         client = {
             "client_ip": request.client.host if request.client else None,
             "user_agent": request.headers.get("user-agent"),
+            "response": response,
+            "conditional_get": request.method == "GET",
+            "if_none_match": request.headers.get("if-none-match"),
         }
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
@@ -67,6 +71,11 @@ class LicensingGraphQL(GraphQL[RequestContext, None]):
         viewer = await tokens.authenticate(token.strip(), now=self.settings.clock.now())
         problem = "The bearer token is unknown or revoked. Ask for a new token."
         return RequestContext(self.settings, viewer, auth_problem=problem, **client)
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        if sub_response.status_code == 304:  # the client's copy is current: no body
+            return Response(status_code=304, headers=dict(sub_response.headers))
+        return super().create_response(response_data, sub_response)
 
     async def execute_operation(
         self, request: Any, request_adapter: Any, request_data: Any, *args: Any, **kwargs: Any

@@ -73,7 +73,11 @@ class Mailer:
             .get()
         )
         if purchase.status != PurchaseStatus.PENDING_SIGNATURE or purchase.expires_at <= now:
-            await outbox.drop(email_id=email.id, reason="the purchase no longer awaits a signature")
+            await outbox.drop(
+                email_id=email.id,
+                company_id=purchase.company_id,
+                reason="the purchase no longer awaits a signature",
+            )
             return
         token = await signing.create_signature_token(purchase_id=purchase.id, now=now)
         message = confirmation_message(
@@ -88,7 +92,11 @@ class Mailer:
         except Exception as exc:
             retry_base = dt.timedelta(seconds=self.settings.outbox_retry_base_seconds)
             gave_up = await outbox.mark_failed(
-                email=email, error=f"{type(exc).__name__}: {exc}", now=now, retry_base=retry_base
+                email=email,
+                company_id=purchase.company_id,
+                error=f"{type(exc).__name__}: {exc}",
+                now=now,
+                retry_base=retry_base,
             )
             logger.warning(
                 "confirmation email %s for purchase %s not sent (attempt %s%s): %s",
@@ -99,7 +107,9 @@ class Mailer:
                 exc,
             )
             return
-        await outbox.mark_sent(email_id=email.id, now=self.settings.clock.now())
+        await outbox.mark_sent(
+            email_id=email.id, company_id=purchase.company_id, now=self.settings.clock.now()
+        )
         logger.info("confirmation email %s for purchase %s sent", email.id, purchase.id)
 
     async def run(self, stop: asyncio.Event) -> None:

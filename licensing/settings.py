@@ -26,14 +26,22 @@ def _flag(value: str) -> bool:
     raise SettingsError(f"expected true or false, got {value!r}")
 
 
-def _positive_int(name: str, value: str) -> int:
+def _whole_number(name: str, value: str, *, least: int) -> int:
     try:
         number = int(value)
     except ValueError:
         raise SettingsError(f"{name} must be a whole number, got {value!r}") from None
-    if number <= 0:
-        raise SettingsError(f"{name} must be positive, got {number}")
+    if number < least:
+        raise SettingsError(f"{name} must be at least {least}, got {number}")
     return number
+
+
+def _positive_int(name: str, value: str) -> int:
+    return _whole_number(name, value, least=1)
+
+
+def _non_negative_int(name: str, value: str) -> int:
+    return _whole_number(name, value, least=0)
 
 
 def _positive_float(name: str, value: str) -> float:
@@ -123,6 +131,7 @@ class Settings:
     outbox_retry_base_seconds: float = 10.0
     # Long enough for one SMTP conversation, short enough that a crashed sender's rows move on.
     outbox_lease_seconds: float = 120.0
+    response_cache_entries: int = 1000
     clock: Clock = field(default_factory=Clock)
 
     @classmethod
@@ -167,6 +176,9 @@ class Settings:
             ),
             outbox_lease_seconds=_positive_float(
                 "OUTBOX_LEASE_SECONDS", env.get("OUTBOX_LEASE_SECONDS", "120")
+            ),
+            response_cache_entries=_non_negative_int(
+                "RESPONSE_CACHE_ENTRIES", env.get("RESPONSE_CACHE_ENTRIES", "1000")
             ),
             clock=Clock(pinned_today=_pinned_date(env.get("LICENSING_TODAY"))),
         )

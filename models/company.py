@@ -12,6 +12,8 @@ class Company(Model):
     tax_rate_basis_points = fields.IntField()
     currency = fields.CharField(max_length=3)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # Bumped by every change to the company's data (services/data_version.py).
+    data_version = fields.BigIntField(default=0, db_default=0)
 
     class Meta:
         table = "company"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from licensing.settings import Settings
 from resolvers.errors import forbidden, unauthenticated
@@ -21,6 +22,10 @@ class RequestContext:
     auth_problem: str = "Send an Authorization: Bearer TOKEN header."
     client_ip: str | None = None
     user_agent: str | None = None
+    # The HTTP response to come (headers, status), and the request's conditional header.
+    response: Any = None
+    conditional_get: bool = False
+    if_none_match: str | None = None
     # Ties a masked error seen by the client to its log line.
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     loaders: Loaders = field(init=False)

@@ -26,6 +26,7 @@ from schema.mutations import Mutation
 from schema.protection import ApiProtection
 from schema.purchases import LicensePurchase
 from schema.query import Query
+from schema.response_cache import ResponseCache, ResponseStore
 from schema.scalars import SCALAR_MAP
 from schema.subscription import Contract, ContractDocument, LicensePool, Subscription
 
@@ -74,8 +75,12 @@ class LicensingSchema(strawberry.Schema):
 
 
 def _extensions(settings: Settings) -> list[Any]:
-    extensions: list[Any] = [
-        ApiProtection,
+    extensions: list[Any] = [ApiProtection]
+    if settings.response_cache_entries:
+        # After ApiProtection: a refused request is neither answered from nor put in the cache.
+        store = ResponseStore(settings.response_cache_entries)
+        extensions.append(lambda: ResponseCache(store))
+    extensions += [
         MaskUnexpectedErrors,
         lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
         lambda: ParserCache(maxsize=256),

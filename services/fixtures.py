@@ -15,6 +15,7 @@ from models.contract import Contract, LicensePool, StorageUsage
 from models.enums import KIND_ORDER, LicenseKind, Product
 from models.plan import Plan
 from models.user import LicenseAssignment, User
+from services import data_version
 from services.documents import ensure_master_agreement
 from services.errors import FixtureError
 from services.fixture_format import CompanySpec, ContractSpec, FixtureSpec, UserSpec, parse_fixture
@@ -39,6 +40,7 @@ class LoadReport:
 async def load_fixture_text(*, source: str, text: str, now: dt.datetime) -> LoadReport:
     spec = parse_fixture(source, text)
     async with in_transaction():
+        await data_version.all_changed()
         return await _Loader(source, now).load(spec)
 
 

@@ -10,7 +10,7 @@ from tortoise.transactions import in_transaction
 from models.contract import LicensePool
 from models.enums import LicenseKind, Product
 from models.user import LicenseAssignment, User
-from services import audit, pools
+from services import audit, data_version, pools
 from services.audit import Actor
 from services.errors import (
     ContractedNotDeletable,
@@ -70,6 +70,7 @@ async def delete_licenses(
             field="quantity",
         )
     async with in_transaction():
+        await data_version.changed(company_id)
         if not await pools.remove_unassigned(pool.id, quantity):
             fresh = await LicensePool.get(id=pool.id)
             raise LicensesAssigned(await _holders_message(fresh, quantity), field="quantity")
@@ -140,6 +141,10 @@ async def _assign_once(
     now: dt.datetime,
 ) -> None:
     async with in_transaction():
+        await data_version.changed(company_id)
+        # The company lock just taken serializes this with user deletions: check again.
+        if not await User.filter(id=user.id).exists():
+            raise NotFound("No user has this id. Reload the users list.", field="userId")
         held = await LicenseAssignment.filter(user_id=user.id, product=product).first()
         old_pool_id = held.pool_id if held else None
         if old_pool_id == target.id:
@@ -187,6 +192,7 @@ async def unassign_license(
 ) -> User:
     user = await _user(company_id, user_id)
     async with in_transaction():
+        await data_version.changed(company_id)
         held = (
             await LicenseAssignment.filter(user_id=user.id, product=product)
             .select_related("pool")

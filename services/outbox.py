@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 from tortoise.expressions import F, Q
+from tortoise.transactions import in_transaction
 
 from models.purchase import EmailStatus, OutboxEmail
+from services import data_version
 
 MAX_ATTEMPTS = 12
 MAX_BACKOFF = dt.timedelta(hours=1)
@@ -45,34 +47,45 @@ def backoff(attempts: int, base: dt.timedelta) -> dt.timedelta:
     return min(delay, MAX_BACKOFF)
 
 
-async def mark_sent(*, email_id: int, now: dt.datetime) -> None:
-    await OutboxEmail.filter(id=email_id).update(
-        status=EmailStatus.SENT,
-        sent_at=now,
-        locked_until=None,
-        attempts=F("attempts") + 1,
-        last_error=None,
-    )
+async def mark_sent(*, email_id: int, company_id: int, now: dt.datetime) -> None:
+    async with in_transaction():
+        await data_version.changed(company_id)  # the delivery status is shown to the company
+        await OutboxEmail.filter(id=email_id).update(
+            status=EmailStatus.SENT,
+            sent_at=now,
+            locked_until=None,
+            attempts=F("attempts") + 1,
+            last_error=None,
+        )
 
 
 async def mark_failed(
-    *, email: OutboxEmail, error: str, now: dt.datetime, retry_base: dt.timedelta
+    *,
+    email: OutboxEmail,
+    company_id: int,
+    error: str,
+    now: dt.datetime,
+    retry_base: dt.timedelta,
 ) -> bool:
     """Record a failed attempt; True when it was the last one (the row is then FAILED)."""
     attempts = email.attempts + 1
     gave_up = attempts >= MAX_ATTEMPTS
-    await OutboxEmail.filter(id=email.id).update(
-        attempts=attempts,
-        last_error=error[:500],
-        locked_until=None,
-        status=EmailStatus.FAILED if gave_up else EmailStatus.QUEUED,
-        next_attempt_at=now + backoff(attempts, retry_base),
-    )
+    async with in_transaction():
+        await data_version.changed(company_id)
+        await OutboxEmail.filter(id=email.id).update(
+            attempts=attempts,
+            last_error=error[:500],
+            locked_until=None,
+            status=EmailStatus.FAILED if gave_up else EmailStatus.QUEUED,
+            next_attempt_at=now + backoff(attempts, retry_base),
+        )
     return gave_up
 
 
-async def drop(*, email_id: int, reason: str) -> None:
+async def drop(*, email_id: int, company_id: int, reason: str) -> None:
     """Never send this one (its purchase was signed, cancelled or expired meanwhile)."""
-    await OutboxEmail.filter(id=email_id).update(
-        status=EmailStatus.FAILED, last_error=reason, locked_until=None
-    )
+    async with in_transaction():
+        await data_version.changed(company_id)
+        await OutboxEmail.filter(id=email_id).update(
+            status=EmailStatus.FAILED, last_error=reason, locked_until=None
+        )

@@ -79,3 +79,16 @@ async def latest_emails(purchase_ids: Sequence[int]) -> dict[int, OutboxEmail]:
     for email in await OutboxEmail.filter(purchase_id__in=list(purchase_ids)).order_by("id"):
         latest[email.purchase_id] = email
     return latest
+
+
+async def next_lapse(*, company_id: int, now: dt.datetime) -> dt.datetime | None:
+    """When the company's next pending purchase lapses: its reads change then, with no write."""
+    purchase = (
+        await LicensePurchase.filter(
+            company_id=company_id, status=PurchaseStatus.PENDING_SIGNATURE, expires_at__gt=now
+        )
+        .order_by("expires_at")
+        .only("id", "expires_at")
+        .first()
+    )
+    return purchase.expires_at if purchase else None

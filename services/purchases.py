@@ -12,7 +12,7 @@ from models.company import Company
 from models.contract import LicensePool
 from models.enums import LicenseKind
 from models.purchase import EmailStatus, LicensePurchase, OutboxEmail, PurchaseStatus
-from services import audit
+from services import audit, data_version
 from services.audit import Actor
 from services.errors import (
     IdempotencyKeyReused,
@@ -88,6 +88,7 @@ async def purchase_licenses(
     pool = await LicensePool.get(contract_id=contract.id, kind=kind)
     try:
         async with in_transaction():
+            await data_version.changed(company.id)
             purchase = await LicensePurchase.create(
                 company_id=company.id,
                 contract_id=contract.id,
@@ -149,6 +150,7 @@ async def cancel_purchase(
 ) -> LicensePurchase:
     purchase = await purchase_of_company(company_id=company_id, purchase_id=purchase_id)
     async with in_transaction():
+        await data_version.changed(company_id)
         cancelled = await LicensePurchase.filter(
             id=purchase.id, status=PurchaseStatus.PENDING_SIGNATURE, expires_at__gt=now
         ).update(status=PurchaseStatus.CANCELLED, cancelled_at=now)
@@ -175,6 +177,7 @@ async def resend_confirmation(
     if effective_status(purchase, now) != PurchaseStatus.PENDING_SIGNATURE:
         raise _not_pending(purchase, now)
     async with in_transaction():
+        await data_version.changed(company_id)
         await _queue_email(purchase, company_email, now).save()
         await LicensePurchase.filter(id=purchase.id).update(confirmation_sent_to=company_email)
         await audit.record(

@@ -13,7 +13,7 @@ from tortoise.transactions import in_transaction
 from models.company import Company
 from models.contract import LicensePool
 from models.purchase import LicensePurchase, PurchaseStatus, SignatureToken
-from services import audit
+from services import audit, data_version
 from services.audit import Actor
 from services.documents import create_addendum
 from services.errors import (
@@ -94,6 +94,7 @@ async def sign_purchase(
     name = _clean_name(signer_name)
     purchase = request.purchase
     async with in_transaction():
+        await data_version.changed(request.company.id)
         # The guard makes concurrent signatures race for one row: only one can win it.
         won = await LicensePurchase.filter(
             id=purchase.id, status=PurchaseStatus.PENDING_SIGNATURE, expires_at__gt=now

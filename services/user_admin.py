@@ -6,10 +6,9 @@ import datetime as dt
 
 from tortoise.transactions import in_transaction
 
-from models.company import Company
 from models.enums import Role
 from models.user import LicenseAssignment, User
-from services import audit, pools
+from services import audit, data_version, pools
 from services.audit import Actor
 from services.errors import CannotDeleteSelf, LastOwnerRequired, NotFound
 
@@ -21,11 +20,9 @@ async def delete_user(*, company_id: int, user_id: int, actor: Actor, now: dt.da
             "You cannot delete yourself. Ask another owner/manager to do it.", field="userId"
         )
     async with in_transaction():
-        # Serializes owner deletions per company on PostgreSQL (a no-op lock on SQLite, whose
-        # write transactions are serialized anyway), so two owners cannot delete each other.
-        # NO KEY UPDATE: a plain FOR UPDATE would also block the foreign-key checks of audit
-        # rows that other changes insert while holding a pool lock, and deadlock with them.
-        await Company.filter(id=company_id).select_for_update(no_key=True).first()
+        # Also locks the company row until commit, which serializes owner deletions per
+        # company, so two owners cannot delete each other.
+        await data_version.changed(company_id)
         user = await User.filter(id=user_id, company_id=company_id).first()
         if user is None:
             raise NotFound("No user has this id. Reload the users list.", field="userId")

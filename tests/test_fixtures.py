@@ -28,9 +28,13 @@ TABLES = [
 
 
 async def _snapshot() -> dict[str, list[dict[str, Any]]]:
+    """Every row, except the companies' data_version: a cache counter that every load bumps."""
     connection = get_connection("default")
     return {
-        table: await connection.execute_query_dict(f'SELECT * FROM "{table}" ORDER BY id')  # noqa: S608
+        table: [
+            {column: value for column, value in row.items() if column != "data_version"}
+            for row in await connection.execute_query_dict(f'SELECT * FROM "{table}" ORDER BY id')  # noqa: S608
+        ]
         for table in TABLES
     }
 

@@ -390,3 +390,29 @@ async def test_user_deletions_beside_unassignments_never_deadlock(
     ] == []
     await _consistent()
     assert await _pool_counts("MONTHLY") == (80, 1)
+
+
+async def test_assigning_to_users_being_deleted_is_refused_cleanly(
+    client: httpx.AsyncClient, acme: Acme
+) -> None:
+    """Found by the long soak on PostgreSQL: the insert failed on the deleted user's key."""
+    await LicensePool.filter(contract_id=1, kind="DAILY").update(total=50)
+    await User.bulk_create(
+        [
+            User(company_id=1, name=f"Gone {n}", email=f"gone{n}@x.example", role=Role.ENGINEER)
+            for n in range(20)
+        ]
+    )
+    owner = acme.tokens["owner"]
+    calls = []
+    for user in await User.filter(email__startswith="gone"):
+        user_id = encode_id("User", user.id)
+        calls.append(gql(client, DELETE_USER, {"input": {"userId": user_id}}, token=owner))
+        variables = {"input": {"userId": user_id, "product": "JOBS", "kind": "DAILY"}}
+        calls.append(gql(client, ASSIGN, variables, token=owner))
+    results = await asyncio.gather(*calls)
+    assert all("errors" not in r for r in results), [r for r in results if "errors" in r]
+    refusals = {e["code"] for r in results for e in next(iter(r["data"].values()))["userErrors"]}
+    assert refusals <= {"NOT_FOUND"}
+    assert await User.filter(email__startswith="gone").count() == 0
+    await _consistent()
