@@ -32,14 +32,29 @@ def service_env(database_url: str, smtp_port: int, **extra: str) -> dict[str, st
 
 
 class Service:
-    """`licensing serve` on a free loopback port; with `workers` above 1, uvicorn's supervisor."""
+    """`licensing serve` on a free loopback port; with `workers` above 1, uvicorn's supervisor.
 
-    def __init__(self, env: dict[str, str], workers: int = 1, log: Path | None = None) -> None:
+    `module` runs another server instead (`python -m MODULE ARGS... PORT`); `cpu` pins it.
+    """
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        workers: int = 1,
+        log: Path | None = None,
+        module: list[str] | None = None,
+        cpu: int | None = None,
+    ) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self._command = [sys.executable, "-m", "licensing", "serve", "--port", str(self.port)]
+        if module:
+            self._command = [sys.executable, "-m", *module, str(self.port)]
+        else:
+            self._command = [sys.executable, "-m", "licensing", "serve", "--port", str(self.port)]
         if workers > 1:
             self._command += ["--workers", str(workers)]
+        if cpu is not None:
+            self._command = ["taskset", "-c", str(cpu), *self._command]
         self._env = env
         self._log = log
         self._process: subprocess.Popen[bytes] | None = None
@@ -74,7 +89,8 @@ class Service:
         """The supervisor's worker processes (multiprocessing spawn children), oldest first."""
         return sorted(pid for pid in _children(self.pid) if b"spawn_main" in _command_line(pid))
 
-    async def until_healthy(self, within: float = 30.0) -> None:
+    async def until_healthy(self, within: float = 30.0, path: str = "/healthz") -> None:
+        """Until `path` answers 200 (any answer at all when `path` is not /healthz)."""
         async with httpx.AsyncClient(timeout=2) as http:
             deadline = asyncio.get_running_loop().time() + within
             while asyncio.get_running_loop().time() < deadline:
@@ -82,7 +98,8 @@ class Service:
                 if self._process.poll() is not None:
                     raise RuntimeError(f"licensing serve exited with {self._process.returncode}")
                 try:
-                    if (await http.get(f"{self.base_url}/healthz")).status_code == 200:
+                    response = await http.get(f"{self.base_url}{path}")
+                    if response.status_code == 200 or path != "/healthz":
                         return
                 except httpx.TransportError:
                     pass

@@ -8,6 +8,8 @@ whatever it selects. Fragments on an abstract type are all counted (an upper bou
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -169,3 +171,24 @@ def analyze(
         cost = MUTATION_COST * len(walker.analysis.root_fields)
     walker.analysis.cost = cost
     return walker.analysis
+
+
+ANALYSES_KEPT = 512
+_analyses: OrderedDict[tuple[int, str, str | None, str], Analysis] = OrderedDict()
+
+
+def analyze_cached(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    query: str,
+    operation_name: str | None,
+    variables: dict[str, Any] | None,
+) -> Analysis:
+    """`analyze`, remembered per document text, operation and variables (clients repeat them)."""
+    key = (id(schema), query, operation_name, json.dumps(variables, sort_keys=True, default=str))
+    found = _analyses.get(key)
+    if found is None:
+        found = _analyses[key] = analyze(schema, document, operation_name, variables)
+        while len(_analyses) > ANALYSES_KEPT:
+            _analyses.popitem(last=False)
+    return found

@@ -19,7 +19,7 @@ from strawberry.extensions import SchemaExtension
 
 from resolvers.context import RequestContext
 from resolvers.errors import ClientError
-from schema.cost import MUTATION_COST, Analysis, analyze
+from schema.cost import MUTATION_COST, Analysis, analyze_cached
 from services import rate_limit
 
 request_log = logging.getLogger("licensing.requests")
@@ -79,9 +79,10 @@ class ApiProtection(SchemaExtension):
         ctx = self.ctx
         document = self.execution_context.graphql_document
         if ctx is not None and document is not None:
-            self.analysis = analyze(
+            self.analysis = analyze_cached(
                 self.execution_context.schema._schema,
                 document,
+                self.execution_context.query or "",
                 self.execution_context.operation_name,
                 self.execution_context.variables,
             )

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 import pytest
 
+from bench.sql_count import count_sql
 from licensing.settings import Settings
 from models.contract import LicensePool
 from models.enums import Product, Role
@@ -33,32 +30,6 @@ DASHBOARD_AND_USERS = """
   }
 }
 """
-
-
-class _Counter(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.statements = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        # The outbox sender polls in its own task, beside the request: not the request's SQL.
-        task = asyncio.current_task()
-        if task is None or task.get_name() != "outbox-mailer":
-            self.statements += 1
-
-
-@contextmanager
-def count_sql() -> Iterator[_Counter]:
-    logger = logging.getLogger("tortoise.db_client")
-    counter = _Counter()
-    previous = logger.level
-    logger.setLevel(logging.DEBUG)
-    logger.addHandler(counter)
-    try:
-        yield counter
-    finally:
-        logger.removeHandler(counter)
-        logger.setLevel(previous)
 
 
 async def _grow_company_to(size: int, settings: Settings) -> None:

@@ -1,0 +1,45 @@
+"""The benchmark's dataset: the demo company grown to many users, on a fresh database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from licensing import db
+from services.fixtures import load_fixture_text
+from services.tokens import create_token
+
+DEMO_FIXTURE = Path(__file__).resolve().parent.parent / "licensing" / "demo_fixture.json"
+OWNER = "olivia@acme-heating.example"
+BIG = 1_000_000  # monthly and daily licenses: deletions during a run never run out
+
+
+def _user(n: int) -> dict[str, object]:
+    kind = ("CONTRACTED", "MONTHLY", "MONTHLY", "DAILY", None)[n % 5]
+    user: dict[str, object] = {
+        "name": f"User {n:05}",
+        "email": f"user{n}@acme-heating.example",
+        "role": "ENGINEER",
+    }
+    if kind:
+        user["licenses"] = {"JOBS": kind}
+    return user
+
+
+def fixture(users: int) -> str:
+    data = json.loads(DEMO_FIXTURE.read_text())
+    company = data["companies"][0]
+    jobs, sales = company["contracts"]
+    jobs["pools"] = {"CONTRACTED": users, "MONTHLY": BIG, "DAILY": BIG}
+    sales["pools"] = {"CONTRACTED": 10, "MONTHLY": 1000, "DAILY": 1000}
+    company["users"] += [_user(n) for n in range(users - len(company["users"]))]
+    return json.dumps(data)
+
+
+async def build(database_url: str, users: int, now: dt.datetime) -> str:
+    """Migrate, load, and return a bearer token of the company's owner."""
+    await db.apply_migrations(database_url)
+    async with db.orm(database_url):
+        await load_fixture_text(source="bench", text=fixture(users), now=now)
+        return await create_token(email=OWNER, now=now)
