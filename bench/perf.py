@@ -120,7 +120,8 @@ async def check_answers(load: Load) -> None:
 
 async def measure(server: str, name: str, load: Load, options: Options, pid: int) -> Row:
     await check_answers(load)
-    await drive(load, max(options.concurrency), 1.0, options, pid)  # warm-up
+    if len(options.concurrency) > 1:  # not in smoke mode
+        await drive(load, max(options.concurrency), 1.0, options, pid)  # warm-up
     runs = {c: await drive(load, c, options.seconds, options, pid) for c in options.concurrency}
     return Row(server, name, runs, peak_rss_kib=memory_kib(pid)[1])
 
@@ -268,7 +269,7 @@ def parse_options(argv: list[str]) -> Options:
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="licensing-bench-"))
     if args.smoke:
-        return Options(200, 1.0, (1, 16), 500, has_wrk() and not args.python_client, workdir)
+        return Options(200, 1.0, (16,), 300, has_wrk() and not args.python_client, workdir)
     if not has_wrk() and not args.python_client:
         parser.error("wrk is not installed (apt-get install wrk), or pass --python-client")
     return Options(
