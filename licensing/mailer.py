@@ -17,6 +17,7 @@ from services import outbox, signing
 from services.pricing import Quote
 
 logger = logging.getLogger(__name__)
+EMAILS_PER_PASS = 20
 
 
 def message_id(email_id: int, base_url: str) -> str:
@@ -57,13 +58,13 @@ class Mailer:
 
     async def deliver_due(self) -> int:
         """One pass over the outbox; returns how many emails it attempted."""
-        due = await outbox.claim_due(
-            now=self.settings.clock.now(),
-            lease=dt.timedelta(seconds=self.settings.outbox_lease_seconds),
-        )
-        for email in due:
+        lease = dt.timedelta(seconds=self.settings.outbox_lease_seconds)
+        for attempted in range(EMAILS_PER_PASS):
+            email = await outbox.claim_next(now=self.settings.clock.now(), lease=lease)
+            if email is None:
+                return attempted
             await self._deliver(email)
-        return len(due)
+        return EMAILS_PER_PASS
 
     async def _deliver(self, email: OutboxEmail) -> None:
         now = self.settings.clock.now()

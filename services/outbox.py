@@ -12,33 +12,36 @@ from services import data_version
 
 MAX_ATTEMPTS = 12
 MAX_BACKOFF = dt.timedelta(hours=1)
+# Rows a sender looks at per claim: enough that several senders rarely all want the same one.
+CANDIDATES = 5
 
 
 def _unleased(now: dt.datetime) -> Q:
     return Q(locked_until__isnull=True) | Q(locked_until__lt=now)
 
 
-async def claim_due(*, now: dt.datetime, lease: dt.timedelta, limit: int = 20) -> list[OutboxEmail]:
-    """Rows due for an attempt that no other sender holds, each claimed by a guarded UPDATE.
+async def claim_next(*, now: dt.datetime, lease: dt.timedelta) -> OutboxEmail | None:
+    """The next row due for an attempt that no other sender holds, claimed by a guarded UPDATE.
 
-    A sender that dies mid-send frees its rows when the lease runs out.
+    One row at a time, just before it is sent: the lease covers one SMTP conversation, so a
+    slow batch never outlives it and lets a second sender send the same email. A sender that
+    dies mid-send frees its row when the lease runs out.
     """
     candidates = (
         await OutboxEmail.filter(
             _unleased(now), status=EmailStatus.QUEUED, next_attempt_at__lte=now
         )
         .order_by("id")
-        .limit(limit)
+        .limit(CANDIDATES)
     )
-    claimed = []
     for row in candidates:
-        # Re-checks every condition: another sender may have sent or rescheduled it meanwhile.
+        # Re-checks every condition: another sender may have claimed, sent or rescheduled it.
         won = await OutboxEmail.filter(
             _unleased(now), id=row.id, status=EmailStatus.QUEUED, next_attempt_at__lte=now
         ).update(locked_until=now + lease)
         if won == 1:
-            claimed.append(row)
-    return claimed
+            return row
+    return None
 
 
 def backoff(attempts: int, base: dt.timedelta) -> dt.timedelta:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
+from email.message import EmailMessage
 from typing import Any
 
 import httpx
@@ -71,6 +73,34 @@ async def test_two_senders_deliver_each_of_200_emails_exactly_once(
         assert len({message["Message-ID"] for message in smtp.inbox}) == 200
         rows = await OutboxEmail.all().values_list("status", "attempts")
         assert rows == [(EmailStatus.SENT, 1)] * 200
+
+
+class _SlowSmtp(SmtpSender):
+    """The real SMTP sender on a slow day: each conversation takes 0.15 s more."""
+
+    async def send(self, message: EmailMessage) -> None:
+        await asyncio.sleep(0.15)
+        await super().send(message)
+
+
+async def test_slow_sending_never_lets_a_second_sender_send_the_same_email(
+    database_url: str, smtp: SmtpServer
+) -> None:
+    """Found by the long soak: a batch claimed at once outlived its lease while being sent."""
+    settings = dataclasses.replace(make_settings(database_url, smtp.port), outbox_lease_seconds=0.4)
+    async with orm(database_url):
+        await _queue_purchases(8)
+        stop = asyncio.Event()
+        senders = [Mailer(settings, _SlowSmtp(settings)) for _ in range(2)]
+        running = [asyncio.create_task(sender.run(stop)) for sender in senders]
+        try:
+            await smtp.wait_for(8, within=30)
+            await asyncio.sleep(1.0)  # time for a duplicate to show up, if one were coming
+        finally:
+            stop.set()
+            await asyncio.gather(*running)
+    assert len({message["Message-ID"] for message in smtp.inbox}) == 8
+    assert len(smtp.inbox) == 8
 
 
 async def test_pool_size_and_statement_timeout_come_from_settings(database_url: str) -> None:
