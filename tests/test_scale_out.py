@@ -52,21 +52,25 @@ async def _queue_purchases(count: int) -> None:
         )
 
 
+async def _send_with(senders: list[Mailer], smtp: SmtpServer, emails: int) -> None:
+    """Run the senders side by side until the emails arrived, and a while longer."""
+    stop = asyncio.Event()
+    running = [asyncio.create_task(sender.run(stop)) for sender in senders]
+    try:
+        await smtp.wait_for(emails, within=60)
+        await asyncio.sleep(1.0)  # time for a duplicate to show up, if one were coming
+    finally:
+        stop.set()
+        await asyncio.gather(*running)
+
+
 async def test_two_senders_deliver_each_of_200_emails_exactly_once(
     database_url: str, smtp: SmtpServer
 ) -> None:
     settings = make_settings(database_url, smtp.port)
     async with orm(database_url):
         await _queue_purchases(200)
-        stop = asyncio.Event()
-        senders = [Mailer(settings, SmtpSender(settings)) for _ in range(2)]
-        running = [asyncio.create_task(sender.run(stop)) for sender in senders]
-        try:
-            await smtp.wait_for(200, within=60)
-            await asyncio.sleep(0.5)  # time for a duplicate to show up, if one were coming
-        finally:
-            stop.set()
-            await asyncio.gather(*running)
+        await _send_with([Mailer(settings, SmtpSender(settings)) for _ in range(2)], smtp, 200)
         assert len(smtp.inbox) == 200
         tokens = {signature_token(message, "http://licensing.test") for message in smtp.inbox}
         assert len(tokens) == 200
@@ -90,15 +94,7 @@ async def test_slow_sending_never_lets_a_second_sender_send_the_same_email(
     settings = dataclasses.replace(make_settings(database_url, smtp.port), outbox_lease_seconds=0.4)
     async with orm(database_url):
         await _queue_purchases(8)
-        stop = asyncio.Event()
-        senders = [Mailer(settings, _SlowSmtp(settings)) for _ in range(2)]
-        running = [asyncio.create_task(sender.run(stop)) for sender in senders]
-        try:
-            await smtp.wait_for(8, within=30)
-            await asyncio.sleep(1.0)  # time for a duplicate to show up, if one were coming
-        finally:
-            stop.set()
-            await asyncio.gather(*running)
+        await _send_with([Mailer(settings, _SlowSmtp(settings)) for _ in range(2)], smtp, 8)
     assert len({message["Message-ID"] for message in smtp.inbox}) == 8
     assert len(smtp.inbox) == 8
 
