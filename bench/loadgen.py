@@ -91,7 +91,9 @@ def parse_wrk(output: str) -> Run:
         raise RuntimeError(f"wrk printed no summary:\n{output}")
     requests, duration, unit = int(found[1]), float(found[2]), found[3]
     seconds = duration / 1000 if unit == "ms" else duration
-    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.MULTILINE))
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", output, re.MULTILINE))
+    if len(percentiles) != 2:
+        raise RuntimeError(f"wrk printed no latency distribution:\n{output}")
     failed = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", output))
     socket_errors = re.search(r"Socket errors: ([\w ,]+)", output)
     if socket_errors:

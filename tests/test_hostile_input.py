@@ -98,3 +98,39 @@ async def test_a_huge_or_hostile_signer_name(
     assert "<script>" not in page.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
     assert (await LicensePurchase.get()).signer_name == hostile  # stored verbatim
+
+
+async def test_a_batch_of_1000_operations_is_refused_and_runs_nothing(
+    client: httpx.AsyncClient, acme: Acme
+) -> None:
+    delete = {
+        "query": 'mutation { deleteLicenses(input: {contractId: "Q29udHJhY3Q6MQ==", '
+        "kind: DAILY, quantity: 1}) { userErrors { code } } }"
+    }
+    response = await client.post("/graphql", json=[delete] * 1000, headers=_headers(acme))
+    assert response.status_code == 200
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "TOO_MANY_OPERATIONS"
+    assert "at most 10 operations" in error["message"]
+    assert (await LicensePool.get(contract_id=1, kind="DAILY")).total == 2
+
+
+async def test_a_tampered_signature_token_signs_nothing(
+    client: httpx.AsyncClient, acme: Acme, smtp: SmtpServer
+) -> None:
+    await purchase(client, acme.tokens["owner"], kind="DAILY", quantity=3)
+    token = signature_token((await smtp.wait_for(1))[0], BASE_URL)
+    tampered = token[:-1] + ("A" if token[-1] != "A" else "B")
+    body = await gql(
+        client,
+        'mutation($t: String!) { signLicensePurchase(input: {token: $t, signerName: "Eve"}) '
+        "{ userErrors { code } } }",
+        {"t": tampered},
+    )
+    assert body["data"]["signLicensePurchase"]["userErrors"] == [
+        {"code": "SIGNATURE_TOKEN_INVALID"}
+    ]
+    page = await client.post(f"/sign/{tampered}", data={"signer_name": "Eve", "agree": "yes"})
+    assert page.status_code == 404
+    assert (await LicensePurchase.get()).status == "PENDING_SIGNATURE"
+    assert (await LicensePool.get(contract_id=1, kind="DAILY")).total == 2
