@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
 
 
 @dataclass(frozen=True)
@@ -81,16 +81,15 @@ def run_wrk(load: Load, connections: int, seconds: float, cpu: int | None) -> Ru
 
 
 def _milliseconds(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text).groups()  # type: ignore[union-attr]
     return float(number) * UNITS[unit]
 
 
 def parse_wrk(output: str) -> Run:
-    found = re.search(r"(\d+) requests in ([\d.]+)(ms|s)", output)
+    found = re.search(r"(\d+) requests in ([\d.]+(?:us|ms|s|m|h)),", output)
     if found is None:
         raise RuntimeError(f"wrk printed no summary:\n{output}")
-    requests, duration, unit = int(found[1]), float(found[2]), found[3]
-    seconds = duration / 1000 if unit == "ms" else duration
+    requests, seconds = int(found[1]), _milliseconds(found[2]) / 1000
     percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", output, re.MULTILINE))
     if len(percentiles) != 2:
         raise RuntimeError(f"wrk printed no latency distribution:\n{output}")

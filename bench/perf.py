@@ -240,9 +240,7 @@ def table(rows: list[Row], concurrency: int, compare: dict[str, str]) -> list[st
     return lines
 
 
-def report(
-    rows: list[Row], counts: dict[str, str], memory: tuple[int, int, int], options: Options
-) -> str:
+def report(rows: list[Row], counts: dict[str, str], options: Options) -> str:
     compare = {op.name: op.reference for op in project_operations([1])}
     lines = [
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()},"
@@ -261,14 +259,15 @@ def report(
         f"{counts.get(row.operation, '')} |"
         for row in rows
     ]
-    before, after, requests = memory
-    growth = (after - before) * 100 / before
-    lines += [
-        "",
-        f"Dashboard memory: {before / 1024:.1f} MiB resident after warm-up, {after / 1024:.1f} MiB"
-        f" after {requests:,} more requests ({growth:+.1f}%).",
-    ]
     return "\n".join(lines)
+
+
+def memory_line(memory: tuple[int, int, int]) -> str:
+    before, after, requests = memory
+    return (
+        f"Dashboard memory: {before / 1024:.1f} MiB resident after warm-up, {after / 1024:.1f} MiB"
+        f" after {requests:,} more requests ({(after - before) * 100 / before:+.1f}%)."
+    )
 
 
 def parse_options(argv: list[str]) -> Options:
@@ -300,8 +299,8 @@ async def bench(options: Options) -> str:
     token = await build(f"sqlite://{pristine}", options.users, now)
     counts = await statements(pristine, token)
     rows = await references(options) + await project(options, pristine, token)
-    memory = await memory_growth(options, pristine, token)
-    return report(rows, counts, memory, options)
+    print(report(rows, counts, options), flush=True)
+    return memory_line(await memory_growth(options, pristine, token))
 
 
 def main(argv: list[str] | None = None) -> int:
