@@ -12,7 +12,7 @@ from licensing.mailer import message_id
 from models.audit import AuditEvent
 from models.contract import LicensePool
 from models.purchase import EmailStatus, LicensePurchase, OutboxEmail, PurchaseStatus
-from models.user import LicenseAssignment
+from models.user import LicenseAssignment, User
 
 
 @dataclass(frozen=True)
@@ -193,6 +193,12 @@ async def _check_against_clients(
             low <= count <= high,
             f"{low} <= {count} <= {high}",
         )
+    still_there = await User.filter(id__in=sorted(world.deleted_user_ids)).count()
+    report.check(
+        "every user the clients were told is deleted is gone",
+        still_there == 0,
+        f"{still_there} of {len(world.deleted_user_ids)} still there",
+    )
     report.figures["changes in the audit log"] = len(events)
 
 
