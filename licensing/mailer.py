@@ -117,7 +117,8 @@ class Mailer:
         """Poll until `stop` is set; a failing pass is logged and the loop goes on."""
         while not stop.is_set():
             try:
-                await self.deliver_due()
+                if await self.deliver_due() == EMAILS_PER_PASS:
+                    continue  # more may be due: keep up with purchases instead of waiting
             except Exception:
                 logger.exception("outbox pass failed; trying again shortly")
             with contextlib.suppress(TimeoutError):

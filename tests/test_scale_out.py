@@ -17,7 +17,7 @@ from tortoise.connection import get_connection
 from bench.service import Service, service_env
 from licensing.db import orm
 from licensing.email_sender import SmtpSender
-from licensing.mailer import Mailer
+from licensing.mailer import EMAILS_PER_PASS, Mailer
 from licensing.settings import Clock
 from models.company import Company
 from models.contract import LicensePool
@@ -77,6 +77,22 @@ async def test_two_senders_deliver_each_of_200_emails_exactly_once(
         assert len({message["Message-ID"] for message in smtp.inbox}) == 200
         rows = await OutboxEmail.all().values_list("status", "attempts")
         assert rows == [(EmailStatus.SENT, 1)] * 200
+
+
+async def test_a_backlog_goes_out_without_waiting_a_poll_interval_per_batch(
+    database_url: str, smtp: SmtpServer
+) -> None:
+    settings = dataclasses.replace(make_settings(database_url, smtp.port), outbox_poll_seconds=30)
+    async with orm(database_url):
+        await _queue_purchases(3 * EMAILS_PER_PASS)
+        stop = asyncio.Event()
+        sending = asyncio.create_task(Mailer(settings, SmtpSender(settings)).run(stop))
+        try:
+            # Three passes' worth arrives long before one poll interval of 30 s.
+            await smtp.wait_for(3 * EMAILS_PER_PASS, within=20)
+        finally:
+            stop.set()
+            await sending
 
 
 class _SlowSmtp(SmtpSender):
