@@ -50,16 +50,23 @@ def backoff(attempts: int, base: dt.timedelta) -> dt.timedelta:
     return min(delay, MAX_BACKOFF)
 
 
-async def mark_sent(*, email_id: int, company_id: int, now: dt.datetime) -> None:
+async def _change(email_id: int, company_id: int, **values: object) -> None:
+    """Update one row; its delivery status is shown to the company, so it is a change."""
     async with in_transaction():
-        await data_version.changed(company_id)  # the delivery status is shown to the company
-        await OutboxEmail.filter(id=email_id).update(
-            status=EmailStatus.SENT,
-            sent_at=now,
-            locked_until=None,
-            attempts=F("attempts") + 1,
-            last_error=None,
-        )
+        await data_version.changed(company_id)
+        await OutboxEmail.filter(id=email_id).update(**values)
+
+
+async def mark_sent(*, email_id: int, company_id: int, now: dt.datetime) -> None:
+    await _change(
+        email_id,
+        company_id,
+        status=EmailStatus.SENT,
+        sent_at=now,
+        locked_until=None,
+        attempts=F("attempts") + 1,
+        last_error=None,
+    )
 
 
 async def mark_failed(
@@ -73,22 +80,20 @@ async def mark_failed(
     """Record a failed attempt; True when it was the last one (the row is then FAILED)."""
     attempts = email.attempts + 1
     gave_up = attempts >= MAX_ATTEMPTS
-    async with in_transaction():
-        await data_version.changed(company_id)
-        await OutboxEmail.filter(id=email.id).update(
-            attempts=attempts,
-            last_error=error[:500],
-            locked_until=None,
-            status=EmailStatus.FAILED if gave_up else EmailStatus.QUEUED,
-            next_attempt_at=now + backoff(attempts, retry_base),
-        )
+    await _change(
+        email.id,
+        company_id,
+        attempts=attempts,
+        last_error=error[:500],
+        locked_until=None,
+        status=EmailStatus.FAILED if gave_up else EmailStatus.QUEUED,
+        next_attempt_at=now + backoff(attempts, retry_base),
+    )
     return gave_up
 
 
 async def drop(*, email_id: int, company_id: int, reason: str) -> None:
     """Never send this one (its purchase was signed, cancelled or expired meanwhile)."""
-    async with in_transaction():
-        await data_version.changed(company_id)
-        await OutboxEmail.filter(id=email_id).update(
-            status=EmailStatus.FAILED, last_error=reason, locked_until=None
-        )
+    await _change(
+        email_id, company_id, status=EmailStatus.FAILED, last_error=reason, locked_until=None
+    )
