@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections import OrderedDict
 from typing import Any
 
 from cross_web import HTTPException
@@ -18,6 +17,7 @@ from licensing.settings import Settings
 from resolvers.context import RequestContext
 from resolvers.errors import ClientError
 from schema.api import build_schema
+from schema.lru import Lru
 from services import persisted_queries, tokens
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -30,7 +30,7 @@ class LicensingGraphQL(GraphQL[RequestContext, None]):
             build_schema(settings), graphql_ide="graphiql" if settings.graphiql else None
         )
         self.settings = settings
-        self._known: OrderedDict[str, str] = OrderedDict()
+        self._known: Lru[str, str] = Lru(KNOWN_QUERIES)
 
     def decode_json(self, data: str | bytes) -> object:
         """JSON bodies must be an object, or an array of objects (a batch), in UTF-8."""
@@ -140,7 +140,7 @@ class LicensingGraphQL(GraphQL[RequestContext, None]):
         query = self._known.get(digest) or await persisted_queries.find(digest)
         if query is None:
             raise ClientError("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND")
-        self._remember(digest, query)
+        self._known.put(digest, query)
         return dataclasses.replace(data, query=query)
 
     async def _register(self, data: GraphQLRequestData, digest: str) -> GraphQLRequestData:
@@ -160,11 +160,5 @@ class LicensingGraphQL(GraphQL[RequestContext, None]):
                     "PERSISTED_QUERY_NOT_ALLOWED",
                 )
             await persisted_queries.register(query=data.query, now=self.settings.clock.now())
-        self._remember(digest, data.query)
+        self._known.put(digest, data.query)
         return data
-
-    def _remember(self, digest: str, query: str) -> None:
-        self._known[digest] = query
-        self._known.move_to_end(digest)
-        while len(self._known) > KNOWN_QUERIES:
-            self._known.popitem(last=False)

@@ -9,7 +9,6 @@ whatever it selects. Fragments on an abstract type are all counted (an upper bou
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +32,8 @@ from graphql import (
     is_leaf_type,
     value_from_ast_untyped,
 )
+
+from schema.lru import Lru
 
 DEFAULT_PAGE_SIZE = 50
 MUTATION_COST = 10
@@ -173,8 +174,7 @@ def analyze(
     return walker.analysis
 
 
-ANALYSES_KEPT = 512
-_analyses: OrderedDict[tuple[int, str, str | None, str], Analysis] = OrderedDict()
+_analyses: Lru[tuple[int, str, str | None, str], Analysis] = Lru(capacity=512)
 
 
 def analyze_cached(
@@ -188,7 +188,6 @@ def analyze_cached(
     key = (id(schema), query, operation_name, json.dumps(variables, sort_keys=True, default=str))
     found = _analyses.get(key)
     if found is None:
-        found = _analyses[key] = analyze(schema, document, operation_name, variables)
-        while len(_analyses) > ANALYSES_KEPT:
-            _analyses.popitem(last=False)
+        found = analyze(schema, document, operation_name, variables)
+        _analyses.put(key, found)
     return found

@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +24,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
 from resolvers.context import RequestContext
+from schema.lru import Lru
 from services import purchase_reads
 from services.access import Viewer
 
@@ -43,24 +43,14 @@ class ResponseStore:
     """Least recently used entries of one process, at most `capacity` of them."""
 
     def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self._entries: OrderedDict[Hashable, Entry] = OrderedDict()
+        self._entries: Lru[Hashable, Entry] = Lru(capacity)
 
     def get(self, key: Hashable, now: dt.datetime) -> Entry | None:
         entry = self._entries.get(key)
-        if entry is None or entry.valid_until <= now:
-            return None
-        self._entries.move_to_end(key)
-        return entry
+        return entry if entry is not None and now < entry.valid_until else None
 
     def put(self, key: Hashable, entry: Entry) -> None:
-        self._entries[key] = entry
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.capacity:
-            self._entries.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._entries)
+        self._entries.put(key, entry)
 
 
 def etag_of(data: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ import pytest
 from licensing.settings import Clock, Settings, SettingsError
 from models.enums import LicenseKind
 from resolvers.ids import decode_any_id, decode_id, encode_id
+from schema.lru import Lru
 from services.download_links import (
     DownloadLinkExpired,
     DownloadLinkInvalid,
@@ -108,3 +109,12 @@ def test_settings_from_env_and_the_pinned_clock() -> None:
         Settings.from_env({"LICENSING_TODAY": "15/03/2027", "SECRET_KEY": "s"})
     with pytest.raises(SettingsError, match="SMTP_PORT"):
         Settings.from_env({"SMTP_PORT": "x", "SECRET_KEY": "s"})
+
+
+def test_the_least_recently_used_entry_goes_first() -> None:
+    cache: Lru[str, int] = Lru(capacity=2)
+    cache.put("a", 1)
+    cache.put("b", 2)
+    assert cache.get("a") == 1  # now b is the least recently used
+    cache.put("c", 3)
+    assert (cache.get("a"), cache.get("b"), cache.get("c")) == (1, None, 3)
