@@ -9,10 +9,12 @@ import logging
 from email.message import EmailMessage
 from urllib.parse import urlsplit
 
+import aiosmtplib
+
 from licensing.email_sender import EmailSender
 from licensing.settings import Settings
 from licensing.views import purchase_view, templates
-from models.purchase import LicensePurchase, OutboxEmail, PurchaseStatus
+from models.purchase import LicensePurchase, OutboxEmail
 from services import outbox, signing
 from services.pricing import Quote
 
@@ -24,6 +26,11 @@ def message_id(email_id: int, base_url: str) -> str:
     """Stable per outbox row: a re-send after a crash is recognisably the same email."""
     host = urlsplit(base_url).hostname or "localhost"
     return f"<confirmation-{email_id}@{host}>"
+
+
+def one_line(text: str) -> str:
+    """A header holds one line: a name typed with a line break would make the email unsendable."""
+    return " ".join(text.split())
 
 
 def confirmation_message(
@@ -40,7 +47,7 @@ def confirmation_message(
     message["From"] = mail_from
     message["To"] = to_address
     message["Message-ID"] = message_id
-    message["Subject"] = (
+    message["Subject"] = one_line(
         f"Please sign: {quote.quantity:,} {quote.kind.title()} {quote.product.title()} "
         f"licenses for {purchase.company.name}"
     )
@@ -67,51 +74,60 @@ class Mailer:
         return EMAILS_PER_PASS
 
     async def _deliver(self, email: OutboxEmail) -> None:
-        now = self.settings.clock.now()
-        purchase = (
+        """One attempt. Whatever fails, before or during the send, counts as a failed attempt."""
+        try:
+            purchase = await self._purchase_of(email)
+            reason = outbox.reason_to_drop(purchase, self.settings.clock.now())
+            if reason is not None:
+                await outbox.drop(email_id=email.id, company_id=purchase.company_id, reason=reason)
+                return
+            await self.sender.send(await self._message(email, purchase))
+        except Exception as exc:
+            await self._failed(email, exc)
+            return
+        await outbox.mark_sent(
+            email_id=email.id, company_id=purchase.company_id, now=self.settings.clock.now()
+        )
+        logger.info("confirmation email %s for purchase %s sent", email.id, purchase.id)
+
+    @staticmethod
+    async def _purchase_of(email: OutboxEmail) -> LicensePurchase:
+        return (
             await LicensePurchase.filter(id=email.purchase_id)
             .select_related("company", "requested_by")
             .get()
         )
-        if purchase.status != PurchaseStatus.PENDING_SIGNATURE or purchase.expires_at <= now:
-            await outbox.drop(
-                email_id=email.id,
-                company_id=purchase.company_id,
-                reason="the purchase no longer awaits a signature",
-            )
-            return
-        token = await signing.create_signature_token(purchase_id=purchase.id, now=now)
-        message = confirmation_message(
+
+    async def _message(self, email: OutboxEmail, purchase: LicensePurchase) -> EmailMessage:
+        token = await signing.create_signature_token(
+            purchase_id=purchase.id, now=self.settings.clock.now()
+        )
+        return confirmation_message(
             purchase=purchase,
             link=f"{self.settings.public_base_url}/sign/{token}",
             to_address=email.to_address,
             mail_from=self.settings.mail_from,
             message_id=message_id(email.id, self.settings.public_base_url),
         )
-        try:
-            await self.sender.send(message)
-        except Exception as exc:
-            retry_base = dt.timedelta(seconds=self.settings.outbox_retry_base_seconds)
-            gave_up = await outbox.mark_failed(
-                email=email,
-                company_id=purchase.company_id,
-                error=f"{type(exc).__name__}: {exc}",
-                now=now,
-                retry_base=retry_base,
-            )
-            logger.warning(
-                "confirmation email %s for purchase %s not sent (attempt %s%s): %s",
-                email.id,
-                purchase.id,
-                email.attempts + 1,
-                ", giving up" if gave_up else "",
-                exc,
-            )
-            return
-        await outbox.mark_sent(
-            email_id=email.id, company_id=purchase.company_id, now=self.settings.clock.now()
+
+    async def _failed(self, email: OutboxEmail, exc: Exception) -> None:
+        settings = self.settings
+        gave_up = await outbox.mark_failed(
+            email=email,
+            error=f"{type(exc).__name__}: {exc}",
+            now=settings.clock.now(),
+            retry_base=dt.timedelta(seconds=settings.outbox_retry_base_seconds),
+            max_attempts=settings.outbox_max_attempts,
         )
-        logger.info("confirmation email %s for purchase %s sent", email.id, purchase.id)
+        logger.warning(
+            "confirmation email %s for purchase %s not sent (attempt %s%s): %s",
+            email.id,
+            email.purchase_id,
+            email.attempts + 1,
+            ", giving up" if gave_up else "",
+            exc,
+            exc_info=not isinstance(exc, (OSError, aiosmtplib.SMTPException)),
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until `stop` is set; a failing pass is logged and the loop goes on."""

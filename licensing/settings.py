@@ -129,6 +129,7 @@ class Settings:
     graphiql: bool = True
     outbox_poll_seconds: float = 1.0
     outbox_retry_base_seconds: float = 10.0
+    outbox_max_attempts: int = 12
     # Long enough for one SMTP conversation, short enough that a crashed sender's rows move on.
     outbox_lease_seconds: float = 120.0
     response_cache_entries: int = 1000
@@ -173,6 +174,9 @@ class Settings:
             ),
             outbox_retry_base_seconds=_positive_float(
                 "OUTBOX_RETRY_BASE_SECONDS", env.get("OUTBOX_RETRY_BASE_SECONDS", "10")
+            ),
+            outbox_max_attempts=_positive_int(
+                "OUTBOX_MAX_ATTEMPTS", env.get("OUTBOX_MAX_ATTEMPTS", "12")
             ),
             outbox_lease_seconds=_positive_float(
                 "OUTBOX_LEASE_SECONDS", env.get("OUTBOX_LEASE_SECONDS", "120")

@@ -96,7 +96,8 @@ class SignatureToken(Model):
 class EmailStatus(StrEnum):
     QUEUED = "QUEUED"
     SENT = "SENT"
-    FAILED = "FAILED"
+    FAILED = "FAILED"  # every attempt failed
+    DROPPED = "DROPPED"  # no longer needed (its purchase was signed, cancelled or expired)
 
 
 class OutboxEmail(Model):

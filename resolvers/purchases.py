@@ -11,7 +11,7 @@ from models.user import User
 from resolvers.context import RequestContext
 from resolvers.outcome import Outcome, actor_of, decode_pk, outcome
 from resolvers.pagination import decode_cursor, encode_cursor, page_size
-from services import purchase_reads, purchases, quotes, signing
+from services import outbox, purchase_reads, purchases, quotes, signing
 from services.pricing import Quote
 from services.purchase_reads import Page
 
@@ -147,3 +147,7 @@ async def user(ctx: RequestContext, user_id: int | None) -> User | None:
 
 async def latest_email(ctx: RequestContext, purchase_id: int) -> OutboxEmail | None:
     return await ctx.loaders.latest_email_by_purchase.load(purchase_id)
+
+
+async def email_status(ctx: RequestContext, purchase_id: int) -> str:
+    return outbox.delivery_status(await latest_email(ctx, purchase_id))

@@ -13,7 +13,6 @@ from strawberry import Private
 from models import audit as audit_models
 from models import purchase as purchase_models
 from models.enums import LicenseKind, Product
-from models.purchase import EmailStatus
 from resolvers import purchases as resolve
 from resolvers.ids import encode_id
 from schema.common import BillingPeriod, Money, Node, PageInfo, page_info
@@ -37,7 +36,11 @@ class ConfirmationEmailStatus(Enum):
     QUEUED = "QUEUED"
     RETRYING = "RETRYING"
     SENT = "SENT"
-    FAILED = "FAILED"
+    FAILED = strawberry.enum_value("FAILED", description="Every attempt failed: resend it.")
+    DROPPED = strawberry.enum_value(
+        "DROPPED",
+        description="Not sent: the purchase was signed, cancelled or expired before its turn.",
+    )
 
 
 @strawberry.type(description="The contract side of a purchase.")
@@ -165,14 +168,7 @@ class LicensePurchase(Node):
         "backoff (RETRYING) and given up after a dozen attempts (FAILED: resend it)."
     )
     async def confirmation_email_status(self, info: strawberry.Info) -> ConfirmationEmailStatus:
-        email = await resolve.latest_email(info.context, self.row.id)
-        if email is None or email.status == EmailStatus.SENT:
-            return ConfirmationEmailStatus.SENT
-        if email.status == EmailStatus.FAILED:
-            return ConfirmationEmailStatus.FAILED
-        return (
-            ConfirmationEmailStatus.RETRYING if email.attempts else ConfirmationEmailStatus.QUEUED
-        )
+        return ConfirmationEmailStatus(await resolve.email_status(info.context, self.row.id))
 
     @strawberry.field(description="Send attempts of the latest confirmation email so far.")
     async def confirmation_email_attempts(self, info: strawberry.Info) -> int:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
-from models.purchase import EmailStatus, OutboxEmail
+from models.purchase import EmailStatus, LicensePurchase, OutboxEmail, PurchaseStatus
 from services import data_version
 
 MAX_ATTEMPTS = 12
 MAX_BACKOFF = dt.timedelta(hours=1)
+# Spreads retries out, so emails that failed together (an SMTP outage) do not retry together.
+_jitter = random.Random()  # noqa: S311 (timing, not secrecy)
 # Rows a sender looks at per claim: enough that several senders rarely all want the same one.
 CANDIDATES = 5
 
@@ -44,10 +47,29 @@ async def claim_next(*, now: dt.datetime, lease: dt.timedelta) -> OutboxEmail | 
     return None
 
 
-def backoff(attempts: int, base: dt.timedelta) -> dt.timedelta:
-    """base, 2 x base, 4 x base... after the 1st, 2nd, 3rd failed attempt, at most an hour."""
-    delay: dt.timedelta = base * (2 ** (attempts - 1))
-    return min(delay, MAX_BACKOFF)
+def backoff(attempts: int, base: dt.timedelta, rng: random.Random = _jitter) -> dt.timedelta:
+    """About base, 2 x base, 4 x base... after the 1st, 2nd, 3rd failed attempt, at most an hour.
+
+    "Equal jitter": half the delay is fixed, the other half random.
+    """
+    delay: dt.timedelta = min(base * (2 ** (attempts - 1)), MAX_BACKOFF)
+    return delay / 2 + delay * (rng.random() / 2)
+
+
+def reason_to_drop(purchase: LicensePurchase, now: dt.datetime) -> str | None:
+    """Why a confirmation email must not go out any more, or None to send it."""
+    if purchase.status != PurchaseStatus.PENDING_SIGNATURE or purchase.expires_at <= now:
+        return "the purchase no longer awaits a signature"
+    return None
+
+
+def delivery_status(email: OutboxEmail | None) -> str:
+    """What the purchase shows of its latest email: QUEUED, RETRYING, SENT or FAILED."""
+    if email is None or email.status == EmailStatus.SENT:
+        return "SENT"
+    if email.status in (EmailStatus.FAILED, EmailStatus.DROPPED):
+        return str(email.status)
+    return "RETRYING" if email.attempts else "QUEUED"
 
 
 async def _change(email_id: int, company_id: int, **values: object) -> None:
@@ -72,17 +94,18 @@ async def mark_sent(*, email_id: int, company_id: int, now: dt.datetime) -> None
 async def mark_failed(
     *,
     email: OutboxEmail,
-    company_id: int,
     error: str,
     now: dt.datetime,
     retry_base: dt.timedelta,
+    max_attempts: int = MAX_ATTEMPTS,
 ) -> bool:
     """Record a failed attempt; True when it was the last one (the row is then FAILED)."""
     attempts = email.attempts + 1
-    gave_up = attempts >= MAX_ATTEMPTS
+    gave_up = attempts >= max_attempts
+    purchase = await LicensePurchase.filter(id=email.purchase_id).only("id", "company_id").get()
     await _change(
         email.id,
-        company_id,
+        purchase.company_id,
         attempts=attempts,
         last_error=error[:500],
         locked_until=None,
@@ -95,5 +118,5 @@ async def mark_failed(
 async def drop(*, email_id: int, company_id: int, reason: str) -> None:
     """Never send this one (its purchase was signed, cancelled or expired meanwhile)."""
     await _change(
-        email_id, company_id, status=EmailStatus.FAILED, last_error=reason, locked_until=None
+        email_id, company_id, status=EmailStatus.DROPPED, last_error=reason, locked_until=None
     )

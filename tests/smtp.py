@@ -23,8 +23,13 @@ def free_port() -> int:
 class _Keep:
     def __init__(self, inbox: list[EmailMessage]) -> None:
         self.inbox = inbox
+        self.refusals = 0
+        self.refusing = False
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        if self.refusing:
+            self.refusals += 1
+            return "554 5.7.1 Message refused (test server in refusing mode)"
         message = email.message_from_bytes(envelope.content, policy=default)
         assert isinstance(message, EmailMessage)
         message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
@@ -36,11 +41,20 @@ class SmtpServer:
     def __init__(self) -> None:
         self.port = free_port()
         self.inbox: list[EmailMessage] = []
+        self._handler = _Keep(self.inbox)
         self._controller: Controller | None = None
 
     def start(self) -> None:
-        self._controller = Controller(_Keep(self.inbox), hostname="127.0.0.1", port=self.port)
+        self._controller = Controller(self._handler, hostname="127.0.0.1", port=self.port)
         self._controller.start()
+
+    def refuse_everything(self) -> None:
+        """Answer every message with a permanent 554, as a mail server that rejects us would."""
+        self._handler.refusing = True
+
+    @property
+    def refusals(self) -> int:
+        return self._handler.refusals
 
     def stop(self) -> None:
         if self._controller is not None:
