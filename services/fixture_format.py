@@ -5,16 +5,32 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from models.enums import LicenseKind, Product, Role
 from services.errors import FixtureError
+from services.money import is_known_currency
 
 NonNegative = Annotated[int, Field(ge=0)]
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 Email = Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
-Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+
+
+def _known_currency(code: str) -> str:
+    if not is_known_currency(code):
+        raise ValueError(f"{code} is not an ISO 4217 currency code (e.g. GBP, EUR, USD)")
+    return code
+
+
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$"), AfterValidator(_known_currency)]
 
 
 class _Strict(BaseModel):

@@ -1,17 +1,25 @@
-"""Money as integer minor units, and its human form."""
+"""Money as integer minor units, and its human form (Babel's CLDR data, not a table of ours)."""
 
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
-_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$", "AUD": "A$", "CAD": "C$", "NZD": "NZ$"}
-# ISO 4217 minor-unit exponents that differ from 2.
-_EXPONENTS = {"JPY": 0, "KRW": 0, "ISK": 0, "BHD": 3, "KWD": 3, "OMR": 3, "TND": 3}
+from babel.numbers import format_currency, get_currency_precision, is_currency
+
+# The service has no per-company locale yet: amounts read as a British customer reads them
+# ("£1,234.50", "€3.00", "US$3.00").
+LOCALE = "en_GB"
+
+
+def is_known_currency(currency: str) -> bool:
+    """An ISO 4217 code that Babel knows (so its minor unit is known, not guessed)."""
+    return len(currency) == 3 and currency.isupper() and is_currency(currency)
 
 
 def minor_unit_exponent(currency: str) -> int:
-    return _EXPONENTS.get(currency.upper(), 2)
+    """Digits after the decimal point: 2 for GBP, 0 for JPY and CLP, 3 for JOD."""
+    return int(get_currency_precision(currency))
 
 
 def round_half_up(value: Fraction) -> int:
@@ -20,11 +28,11 @@ def round_half_up(value: Fraction) -> int:
     return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+def major_units(amount_minor: int, currency: str) -> Decimal:
+    """The exact amount in major units: 123450 GBP minor units is Decimal('1234.50')."""
+    return Decimal(amount_minor).scaleb(-minor_unit_exponent(currency))
+
+
 def format_money(amount_minor: int, currency: str) -> str:
-    """'£1,234.50', '-€3.00', 'JPY 1,200' for currencies without a known symbol."""
-    exponent = minor_unit_exponent(currency)
-    major = Decimal(abs(amount_minor)).scaleb(-exponent)
-    digits = f"{major:,.{exponent}f}"
-    symbol = _SYMBOLS.get(currency.upper())
-    body = f"{symbol}{digits}" if symbol else f"{currency.upper()} {digits}"
-    return f"-{body}" if amount_minor < 0 else body
+    """'£1,234.50', '-€3.00', 'JOD45.000': exact, since the amount is already in minor units."""
+    return str(format_currency(major_units(amount_minor, currency), currency, locale=LOCALE))

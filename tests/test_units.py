@@ -17,7 +17,7 @@ from services.download_links import (
     download_url,
     verify_download,
 )
-from services.money import format_money, round_half_up
+from services.money import format_money, is_known_currency, minor_unit_exponent, round_half_up
 from services.usage import Usage, allowance_bytes, combined
 
 
@@ -29,14 +29,31 @@ from services.usage import Usage, allowance_bytes, combined
         (5, "GBP", "£0.05"),
         (-1250, "GBP", "-£12.50"),
         (100000000, "EUR", "€1,000,000.00"),
-        (999, "USD", "$9.99"),
-        (1200, "JPY", "JPY 1,200"),
-        (1234567, "KWD", "KWD 1,234.567"),
-        (150, "CHF", "CHF 1.50"),
+        (999, "USD", "US$9.99"),
+        (1200, "JPY", "JP¥1,200"),
+        (1234567, "KWD", "KWD1,234.567"),
+        (150, "CHF", "CHF1.50"),
+        # Currencies a hand-written table of exponents missed: off by 10x or 100x before Babel.
+        (4500, "CLP", "CLP4,500"),
+        (45000, "JOD", "JOD45.000"),
+        (1250000, "VND", "₫1,250,000"),
     ],
 )
 def test_format_money(amount: int, currency: str, expected: str) -> None:
     assert format_money(amount, currency) == expected
+
+
+@pytest.mark.parametrize(
+    ("currency", "exponent"), [("GBP", 2), ("JPY", 0), ("CLP", 0), ("VND", 0), ("JOD", 3)]
+)
+def test_minor_units_come_from_babel(currency: str, exponent: int) -> None:
+    assert minor_unit_exponent(currency) == exponent
+    assert is_known_currency(currency)
+
+
+def test_unknown_currencies_are_not_known() -> None:
+    assert not is_known_currency("ABC")
+    assert not is_known_currency("gbp")
 
 
 @pytest.mark.parametrize(
