@@ -10,19 +10,17 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from licensing import db
+from licensing.downloads import download_route
 from licensing.email_sender import sender_for
 from licensing.graphql_view import LicensingGraphQL
 from licensing.http_limits import HttpLimits
 from licensing.mailer import Mailer
 from licensing.settings import Settings
 from licensing.sign_page import sign_routes
-from services import documents
-from services.download_links import DownloadLinkExpired, verify_download
-from services.errors import DomainError, NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -38,37 +36,6 @@ async def healthz(request: Request) -> Response:
         logger.exception("health check: the database did not answer")
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
     return JSONResponse({"status": "ok", "database": "ok"})
-
-
-def _download_route(settings: Settings) -> Route:
-    async def download(request: Request) -> Response:
-        document_id = int(request.path_params["document_id"])
-        try:
-            verify_download(
-                secret_key=settings.secret_key,
-                document_id=document_id,
-                expires=request.query_params.get("expires"),
-                signature=request.query_params.get("signature"),
-                now_ts=int(settings.clock.now().timestamp()),
-            )
-            title, pdf = await documents.document_pdf(document_id)
-        except DownloadLinkExpired as exc:
-            return PlainTextResponse(exc.message, status_code=410)
-        except NotFound as exc:
-            return PlainTextResponse(exc.message, status_code=404)
-        except DomainError as exc:
-            return PlainTextResponse(exc.message, status_code=403)
-        filename = "".join(c if c.isalnum() else "-" for c in title).strip("-") + ".pdf"
-        return Response(
-            pdf,
-            media_type="application/pdf",
-            headers={
-                "Content-Disposition": f'inline; filename="{filename}"',
-                "Cache-Control": "private, max-age=60",
-            },
-        )
-
-    return Route("/documents/{document_id:int}.pdf", download, methods=["GET"])
 
 
 @asynccontextmanager
@@ -106,7 +73,7 @@ def create_app(settings: Settings) -> Starlette:
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
-            _download_route(settings),
+            download_route(settings),
             *sign_routes(settings),
         ],
         lifespan=lifespan,
