@@ -19,11 +19,17 @@ class RateLimitBucket(Model):
 
 
 class PersistedQuery(Model):
-    """A GraphQL document registered under its SHA-256, for automatic persisted queries."""
+    """A GraphQL document registered under its SHA-256.
+
+    Registered in advance by an operator (`licensing queries register`), or automatically by an
+    authenticated client (Apollo's protocol): those are a cache, the oldest evicted beyond a cap.
+    """
 
     sha256 = fields.CharField(max_length=64, primary_key=True)
     query = fields.TextField()
     created_at = fields.DatetimeField()
+    automatic = fields.BooleanField(default=False, db_default=False)
 
     class Meta:
         table = "persisted_query"
+        indexes = (("automatic", "created_at"),)

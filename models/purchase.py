@@ -49,7 +49,9 @@ class LicensePurchase(Model):
     kind = fields.CharEnumField(LicenseKind, max_length=16)
     quantity = fields.IntField()
     status = fields.CharEnumField(PurchaseStatus, max_length=32)
+    # The quote as requested; `signed_quote` is the one re-dated to the signing day.
     quote: Any = fields.JSONField()
+    signed_quote: Any = fields.JSONField(null=True)
     requested_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "licensing.User", related_name="purchases", null=True, on_delete=fields.SET_NULL
     )

@@ -19,7 +19,7 @@ class ApiToken(Model):
     user_id: int
     token_hash = fields.CharField(max_length=64, unique=True)
     name = fields.CharField(max_length=200, default="")
-    # Space-separated scopes; empty means everything the user's role allows.
+    # Space-separated scopes, as far as the user's role allows them; empty grants nothing.
     scopes = fields.CharField(max_length=500, default="")
     created_at = fields.DatetimeField()
     last_used_at = fields.DatetimeField(null=True)

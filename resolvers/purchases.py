@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from models.audit import AuditEvent
 from models.enums import LicenseKind
@@ -12,6 +13,7 @@ from resolvers.context import RequestContext
 from resolvers.outcome import Outcome, actor_of, decode_pk, outcome
 from resolvers.pagination import decode_cursor, encode_cursor, page_size
 from services import outbox, purchase_reads, purchases, quotes, signing
+from services.access import sees_signer_addresses
 from services.pricing import Quote
 from services.purchase_reads import Page
 
@@ -135,6 +137,18 @@ async def contract_events(
     return await purchase_reads.events_page(
         contract_id=contract_id, first=page_size(first), before_id=_before(after)
     )
+
+
+# Audit details that only the finance roles' own tokens see (never a partner's read-only one).
+SIGNER_ADDRESS_KEYS = frozenset({"ip"})
+
+
+def event_details(ctx: RequestContext, row: AuditEvent) -> dict[str, Any]:
+    details: dict[str, Any] = dict(row.details)
+    if not sees_signer_addresses(ctx.viewer):
+        for key in SIGNER_ADDRESS_KEYS & details.keys():
+            del details[key]
+    return details
 
 
 async def pending(ctx: RequestContext, pool_id: int) -> int:

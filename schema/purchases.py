@@ -194,20 +194,24 @@ class ContractEvent:
     action: str = strawberry.field(description="e.g. purchase.confirmed, licenses.deleted.")
     occurred_at: dt.datetime
     subject_id: strawberry.ID = strawberry.field(description="Global id of what changed.")
-    details: str = strawberry.field(description="The change's facts, as a JSON object.")
+    details: str = strawberry.field(
+        description="The change's facts, as a JSON object. A signer's IP address (`ip`) is "
+        "shown only to the finance roles' own tokens (with licenses:write), never to read-only "
+        "partner tokens."
+    )
     actor_user_id: strawberry.ID | None = strawberry.field(
         description="Global id of the user who made it; null for a signature by link."
     )
     actor_token_id: int | None = strawberry.field(description="The API token used, if any.")
 
     @classmethod
-    def of(cls, row: audit_models.AuditEvent) -> ContractEvent:
+    def of(cls, info: strawberry.Info, row: audit_models.AuditEvent) -> ContractEvent:
         actor = row.actor_user_id
         return cls(
             action=row.action,
             occurred_at=row.created_at,
             subject_id=strawberry.ID(encode_id(row.subject_type, row.subject_id)),
-            details=json.dumps(row.details, sort_keys=True),
+            details=json.dumps(resolve.event_details(info.context, row), sort_keys=True),
             actor_user_id=None if actor is None else strawberry.ID(encode_id("User", actor)),
             actor_token_id=row.actor_token_id,
         )
@@ -248,10 +252,10 @@ def purchase_connection(
 
 
 def event_connection(
-    page: Page[audit_models.AuditEvent], after: str | None
+    info: strawberry.Info, page: Page[audit_models.AuditEvent], after: str | None
 ) -> ContractEventConnection:
     edges = [
-        ContractEventEdge(node=ContractEvent.of(row), cursor=resolve.id_cursor(row.id))
+        ContractEventEdge(node=ContractEvent.of(info, row), cursor=resolve.id_cursor(row.id))
         for row in page.rows
     ]
     return ContractEventConnection(

@@ -205,7 +205,7 @@ class Contract(Node):
         from schema.purchases import event_connection
 
         page = await resolve_purchases.contract_events(info.context, self.row.id, first, after)
-        return event_connection(page, after)
+        return event_connection(info, page, after)
 
     @strawberry.field(
         description="Signed contract documents, newest first by signedAt: one addendum per "

@@ -13,7 +13,10 @@ LICENSE_MANAGER_ROLES = frozenset({Role.OWNER_MANAGER, Role.FINANCIAL_OFFICE_STA
 
 SCOPE_READ = "licenses:read"
 SCOPE_WRITE = "licenses:write"
-ALL_SCOPES = frozenset({SCOPE_READ, SCOPE_WRITE})
+# What a token made without --scope grants. Scopes added later (activity:write...) are granted
+# only by naming them, so an existing token never gains a power it was not made for.
+DEFAULT_SCOPES = frozenset({SCOPE_READ, SCOPE_WRITE})
+ALL_SCOPES = DEFAULT_SCOPES
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,14 @@ def may_read_user(viewer: Viewer, user_id: int) -> bool:
 
 
 def parse_scopes(raw: str) -> frozenset[str]:
-    """Stored scopes; empty means everything the user's role allows."""
-    scopes = frozenset(raw.split())
-    return scopes or ALL_SCOPES
+    """Stored scopes, space-separated (migration 0005 wrote the defaults into older tokens)."""
+    return frozenset(raw.split())
+
+
+def sees_signer_addresses(viewer: Viewer) -> bool:
+    """Signer IP addresses in the audit trail: the finance roles' own tokens, not partners'.
+
+    A partner integration gets a read-only token (`--scope licenses:read`); the finance roles'
+    own tokens carry licenses:write.
+    """
+    return viewer.manages_licenses and SCOPE_WRITE in viewer.scopes

@@ -14,7 +14,7 @@ from tortoise.models import Model
 from models.company import Company
 from models.token import ApiToken
 from models.user import User
-from services.access import ALL_SCOPES, Viewer, parse_scopes
+from services.access import ALL_SCOPES, DEFAULT_SCOPES, Viewer, parse_scopes
 from services.errors import DomainError, NotFound
 
 M = TypeVar("M", bound=Model)
@@ -49,7 +49,7 @@ async def create_token(
         user=user,
         token_hash=hash_token(token),
         name=name,
-        scopes=" ".join(sorted(set(scopes or []))),
+        scopes=" ".join(sorted(set(scopes or DEFAULT_SCOPES))),
         created_at=now,
     )
     return token

@@ -52,6 +52,14 @@ async def database_url(test_databases: Databases, tmp_path: Path) -> AsyncIterat
 
 
 @pytest.fixture
+async def empty_database_url(test_databases: Databases, tmp_path: Path) -> AsyncIterator[str]:
+    """A database of its own with no tables at all (never migrated)."""
+    url = await test_databases.create_empty(tmp_path)
+    yield url
+    await test_databases.drop(url)
+
+
+@pytest.fixture
 def smtp() -> Iterator[SmtpServer]:
     """A real SMTP server, started; the service sends to it."""
     server = SmtpServer()

@@ -40,6 +40,9 @@ class SqliteDatabases:
         shutil.copy(self.template, path)
         return f"sqlite://{path}"
 
+    async def create_empty(self, folder: Path) -> str:
+        return f"sqlite://{folder / 'empty.db'}"
+
     async def drop(self, url: str) -> None:
         return None
 
@@ -66,6 +69,11 @@ class PostgresDatabases:
     async def create(self, folder: Path) -> str:
         name = f"licensing_test_{uuid.uuid4().hex[:12]}"
         await self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+        return _with_database(POSTGRES_URL, name)
+
+    async def create_empty(self, folder: Path) -> str:
+        name = f"licensing_test_{uuid.uuid4().hex[:12]}"
+        await self._admin(f'CREATE DATABASE "{name}"')
         return _with_database(POSTGRES_URL, name)
 
     async def drop(self, url: str) -> None:

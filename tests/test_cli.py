@@ -82,6 +82,13 @@ def test_token_list_and_revoke(tmp_path: Path) -> None:
     assert "licenses:read" in listed
     assert "licenses:write" not in listed
     assert token not in listed
+    plain = run(
+        "token", "create", "--email", "olivia@acme-heating.example", "--name", "own", env=env
+    )
+    assert plain.returncode == 0, plain.stderr
+    [own] = [line for line in run("token", "list", env=env).stdout.splitlines() if " own " in line]
+    # Without --scope: read and write, and no scope added later (activity:write...).
+    assert own.split()[3:5] == ["licenses:read", "licenses:write"]
     assert run("token", "revoke", "1", env=env).stdout.strip() == "Token 1 is revoked."
     [row] = [
         line for line in run("token", "list", env=env).stdout.splitlines() if "Acme CRM" in line

@@ -66,9 +66,10 @@ async def _download(client: httpx.AsyncClient, document: dict[str, Any]) -> str:
     assert response.status_code == 200, response.text
     disposition = response.headers["content-disposition"]
     encoded = disposition.split("filename*=UTF-8''")[1]
-    assert unquote(encoded) == "-".join(
-        "".join(c if c.isalnum() else " " for c in document["title"]).split()
-    ) + ".pdf"
+    assert (
+        unquote(encoded)
+        == "-".join("".join(c if c.isalnum() else " " for c in document["title"]).split()) + ".pdf"
+    )
     disposition.encode("latin-1")  # what HTTP can carry: the real name only in filename*
     return _text(response.content)
 

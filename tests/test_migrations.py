@@ -8,10 +8,11 @@ import pytest
 from tortoise import Tortoise
 from tortoise.connection import get_connection
 from tortoise.exceptions import IntegrityError
+from tortoise.migrations.api import migrate
 from tortoise.migrations.autodetector import MigrationAutodetector
 from tortoise.migrations.constraints import CheckConstraint, UniqueConstraint
 
-from licensing.db import orm, tortoise_config
+from licensing.db import apply_migrations, orm, tortoise_config
 from models import APP_LABEL
 from tests.databases import ON_POSTGRES
 
@@ -122,3 +123,33 @@ async def test_the_database_refuses_an_oversold_pool(database_url: str) -> None:
             insert = "INSERT INTO license_pool (contract_id, kind, total, assigned) VALUES "
             with pytest.raises(IntegrityError, match=r"CHECK constraint failed|violates check"):
                 await connection.execute_script(insert + values)
+
+
+async def test_tokens_made_without_scopes_keep_read_and_write_and_nothing_later(
+    empty_database_url: str,
+) -> None:
+    """Before 0005 an empty scope list meant every scope, including any added later."""
+    await migrate(
+        config=tortoise_config(empty_database_url), target="licensing.0004_company_data_version"
+    )
+    async with orm(empty_database_url):
+        connection = get_connection("default")
+        for statement in (
+            "INSERT INTO company (id, name, email, tax_rate_basis_points, currency, created_at)"
+            " VALUES (1, 'C', 'c@x', 0, 'GBP', '2026-01-01T00:00:00+00:00')",
+            "INSERT INTO app_user (id, company_id, name, email, role, created_at)"
+            " VALUES (1, 1, 'U', 'u@x', 'OWNER_MANAGER', '2026-01-01T00:00:00+00:00')",
+            "INSERT INTO api_token (user_id, token_hash, name, scopes, created_at) VALUES"
+            " (1, 'a', 'all', '', '2026-01-01T00:00:00+00:00'),"
+            " (1, 'b', 'read', 'licenses:read', '2026-01-01T00:00:00+00:00')",
+        ):
+            await connection.execute_script(statement)
+    await apply_migrations(empty_database_url)
+    async with orm(empty_database_url):
+        rows = await get_connection("default").execute_query_dict(
+            "SELECT name, scopes FROM api_token ORDER BY name"
+        )
+    assert rows == [
+        {"name": "all", "scopes": "licenses:read licenses:write"},
+        {"name": "read", "scopes": "licenses:read"},
+    ]

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import io
+import json
 from typing import Any
 
 import httpx
 from pypdf import PdfReader
 
+from licensing.settings import Settings
 from models.contract import Contract
 from models.document import ContractDocument
 from models.purchase import LicensePurchase, OutboxEmail
 from resolvers.ids import encode_id
-from tests.conftest import BASE_URL, Acme, error_codes, gql
+from services.tokens import create_token
+from tests.conftest import ACME, BASE_URL, Acme, error_codes, gql
 from tests.smtp import SmtpServer, html_of, signature_token, text_of
 
 JOBS = encode_id("Contract", 1)
@@ -366,6 +369,33 @@ async def test_events_record_the_purchase_and_the_pool_change(
     assert actions == ["pool.total_increased", "purchase.confirmed", "purchase.requested"]
     assert '"totalAfter": 12, "totalBefore": 10' in events["edges"][0]["node"]["details"]
     assert events["edges"][2]["node"]["actorUserId"] == encode_id("User", 1)
+
+
+async def test_signer_addresses_are_for_the_finance_roles_own_tokens_only(
+    client: httpx.AsyncClient, acme: Acme, settings: Settings, smtp: SmtpServer
+) -> None:
+    await purchase(client, acme.tokens["owner"], quantity=1)
+    await sign(client, signature_token((await smtp.wait_for(1))[0], BASE_URL))
+    partner = await create_token(
+        email=ACME["finance"], scopes=["licenses:read"], name="Acme CRM", now=settings.clock.now()
+    )
+    query = (
+        "{ subscription { contract(product: JOBS) { events { edges { node { action details } } "
+        "} } } }"
+    )
+
+    async def signed_details(token: str) -> dict[str, Any]:
+        body = await gql(client, query, token=token)
+        edges = body["data"]["subscription"]["contract"]["events"]["edges"]
+        [node] = [e["node"] for e in edges if e["node"]["action"] == "purchase.confirmed"]
+        details: dict[str, Any] = json.loads(node["details"])
+        return details
+
+    assert (await signed_details(acme.tokens["finance"]))["ip"] == "203.0.113.7"
+    assert (await signed_details(acme.tokens["owner"]))["ip"] == "203.0.113.7"
+    from_partner = await signed_details(partner)
+    assert "ip" not in from_partner
+    assert from_partner["signerName"] == "Olivia Owner"
 
 
 async def test_documents_list_newest_first(
