@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import TracebackType
+from typing import IO
 
 import httpx
 
@@ -58,11 +59,15 @@ class Service:
         self._env = env
         self._log = log
         self._process: subprocess.Popen[bytes] | None = None
+        self._output: IO[bytes] | None = None
 
     def __enter__(self) -> Service:
-        output = self._log.open("ab") if self._log else subprocess.DEVNULL
+        self._output = self._log.open("ab") if self._log else None
         self._process = subprocess.Popen(  # noqa: S603 - our own CLI, arguments built here
-            self._command, env=self._env, stdout=output, stderr=subprocess.STDOUT
+            self._command,
+            env=self._env,
+            stdout=self._output or subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
         )
         return self
 
@@ -79,6 +84,9 @@ class Service:
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
+        finally:
+            if self._output is not None:
+                self._output.close()
 
     @property
     def pid(self) -> int:

@@ -13,7 +13,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from licensing import db
+from licensing import db, logs
+from licensing.access_log import AccessLog
 from licensing.downloads import download_route
 from licensing.email_sender import sender_for
 from licensing.graphql_view import LicensingGraphQL
@@ -69,7 +70,10 @@ def create_app(settings: Settings) -> Starlette:
 
     graphql = LicensingGraphQL(settings)
     return Starlette(
-        middleware=[Middleware(HttpLimits, max_bytes=settings.max_request_bytes)],
+        middleware=[
+            Middleware(AccessLog),
+            Middleware(HttpLimits, max_bytes=settings.max_request_bytes),
+        ],
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
@@ -81,5 +85,6 @@ def create_app(settings: Settings) -> Starlette:
 
 
 def app_from_env() -> Starlette:
-    """Factory for uvicorn: `uvicorn --factory licensing.app:app_from_env`."""
+    """Factory for uvicorn: `uvicorn --factory licensing.app:app_from_env` (each worker)."""
+    logs.configure(logs.level_from_env())
     return create_app(Settings.from_env())

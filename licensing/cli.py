@@ -6,15 +6,15 @@ import argparse
 import asyncio
 import datetime as dt
 import logging
-import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
-from licensing import db
+from licensing import db, logs
 from licensing.settings import Settings, SettingsError
 from schema.api import build_schema, export_sdl
 from services import persisted_queries, tokens
@@ -57,14 +57,14 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
             "--workers above 1 needs PostgreSQL: the embedded SQLite database serves one "
             "process. Set DATABASE_URL=postgres://... or run one worker."
         )
+    # Logging is ours (one JSON line per request, secrets redacted): uvicorn's is off.
+    options: dict[str, Any] = {"host": host, "port": port, "log_config": None, "access_log": False}
     if workers > 1:
-        uvicorn.run(
-            "licensing.app:app_from_env", factory=True, host=host, port=port, workers=workers
-        )
+        uvicorn.run("licensing.app:app_from_env", factory=True, workers=workers, **options)
         return
     from licensing.app import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port)
+    uvicorn.run(create_app(settings), **options)
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
@@ -201,9 +201,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(logs.level_from_env())
     args = _parser().parse_args(argv)
     try:
         settings = Settings.from_env()

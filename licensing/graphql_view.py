@@ -55,6 +55,7 @@ class LicensingGraphQL(GraphQL[RequestContext, None]):
 
     async def get_context(self, request: Any, response: Any) -> RequestContext:
         client = {
+            "request_id": request.state.request_id,
             "client_ip": request.client.host if request.client else None,
             "user_agent": request.headers.get("user-agent"),
             "response": response,

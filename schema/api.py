@@ -71,6 +71,7 @@ class LicensingSchema(strawberry.Schema):
                 error.path,
                 error.message,
                 exc_info=error.original_error,
+                extra={"fields": {"requestId": request_id}},
             )
 
 

@@ -7,7 +7,6 @@ are GraphQL errors with an `extensions.code` and nothing runs. Every response re
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterator
@@ -180,4 +179,4 @@ class ApiProtection(SchemaExtension):
             "errors": codes,
             "token": viewer.token_name if viewer else None,
         }
-        request_log.info(json.dumps(line, sort_keys=True))
+        request_log.info("graphql %s", line["status"], extra={"fields": line})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import logging
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -91,9 +92,14 @@ async def test_expired_download_url_is_gone(client: httpx.AsyncClient, acme: Acm
 async def test_refusals_are_not_logged_as_errors(
     client: httpx.AsyncClient, acme: Acme, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO)
     await gql(client, "{ viewer { name } }")
     await gql(client, "{ subscription { id } }", token=acme.tokens["engineer"])
-    assert [r for r in caplog.records if r.name.startswith("strawberry")] == []
+    # Both were seen and logged as what they are: refusals of the client's request...
+    operations = [r for r in caplog.records if r.name == "licensing.requests"]
+    assert [r.fields["errors"] for r in operations] == [["UNAUTHENTICATED"], ["FORBIDDEN"]]
+    # ...and nothing at ERROR level, where unexpected failures go (licensing.errors).
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 async def test_unexpected_errors_are_masked(

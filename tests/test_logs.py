@@ -1,0 +1,83 @@
+"""The service's log, read whole from a live `licensing serve`: JSON lines, and no secrets."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from bench.service import Service, service_env
+from licensing.db import orm
+from services.fixtures import load_fixture_text
+from services.tokens import create_token
+from tests.conftest import ACME, EXAMPLE_FIXTURE, TODAY
+from tests.smtp import SmtpServer, signature_token
+
+BUY = """mutation { purchaseLicenses(input: {contractId: "Q29udHJhY3Q6MQ==", kind: MONTHLY,
+  quantity: 1}) { userErrors { code } } }"""
+DOCUMENTS = "{ subscription { contracts { documents { title downloadUrl } } } }"
+CLOCK_NOW = dt.datetime.combine(TODAY, dt.time(12), dt.UTC)
+
+
+async def _live_session(base: str, token: str, smtp: SmtpServer) -> tuple[str, str]:
+    """What a customer does: buy, sign from the email's page, download the addendum.
+
+    Returns the signature token and the download link's signature.
+    """
+    auth = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        bought = await http.post("/graphql", json={"query": BUY}, headers=auth)
+        assert bought.json()["data"]["purchaseLicenses"]["userErrors"] == []
+        link_token = signature_token((await smtp.wait_for(1))[0], "http://licensing.test")
+        assert (await http.get(f"/sign/{link_token}")).status_code == 200
+        signed = await http.post(
+            f"/sign/{link_token}", data={"signer_name": "Olivia Owner", "agree": "yes"}
+        )
+        assert "Purchase signed" in signed.text
+        body = (await http.post("/graphql", json={"query": DOCUMENTS}, headers=auth)).json()
+        url = body["data"]["subscription"]["contracts"][0]["documents"][0]["downloadUrl"]
+        parts = urlsplit(url)
+        download = await http.get(f"{parts.path}?{parts.query}")
+        assert download.status_code == 200
+        wrong = {"Authorization": "Bearer lic_wrong"}
+        await http.post("/graphql", json={"query": "{ viewer { name } }"}, headers=wrong)
+    return link_token, parse_qs(parts.query)["signature"][0]
+
+
+def _lines(log: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+
+async def test_every_line_is_json_and_no_token_or_signature_reaches_the_log(
+    database_url: str, smtp: SmtpServer, tmp_path: Path
+) -> None:
+    async with orm(database_url):
+        await load_fixture_text(source="f.json", text=EXAMPLE_FIXTURE.read_text(), now=CLOCK_NOW)
+        bearer = await create_token(email=ACME["owner"], now=CLOCK_NOW)
+    log = tmp_path / "service.log"
+    env = service_env(database_url, smtp.port, LOG_LEVEL="INFO", LICENSING_TODAY=TODAY.isoformat())
+    with Service(env, log=log) as service:
+        await service.until_healthy()
+        link_token, signature = await _live_session(service.base_url, bearer, smtp)
+
+    text = log.read_text()
+    for secret in (bearer, link_token, signature):
+        assert secret not in text
+    lines = _lines(log)  # every line parses, or this raises
+    requests = [line for line in lines if line["logger"] == "licensing.access"]
+    paths = {(line["method"], line["path"]) for line in requests}
+    assert ("GET", "/sign/[redacted]") in paths
+    assert ("POST", "/sign/[redacted]") in paths
+    [download] = [line for line in requests if line["path"].startswith("/documents/")]
+    assert download["status"] == 200
+    assert "signature=[redacted]" in download["query"]
+    assert "expires=" in download["query"]
+    operations = [line for line in lines if line["logger"] == "licensing.requests"]
+    assert {line["status"] for line in operations} >= {"ok", "error"}
+    # A GraphQL line and its HTTP line share the request id.
+    assert {line["requestId"] for line in operations} <= {line["requestId"] for line in requests}
+    assert any("Application startup complete" in line["message"] for line in lines)
