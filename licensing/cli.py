@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import datetime as dt
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from importlib import resources
@@ -60,6 +61,9 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     # Logging is ours (one JSON line per request, secrets redacted): uvicorn's is off.
     options: dict[str, Any] = {"host": host, "port": port, "log_config": None, "access_log": False}
     if workers > 1:
+        # Workers read their settings from the environment: without a SECRET_KEY each would
+        # make its own, and a download link signed by one would fail on the others.
+        os.environ.setdefault("SECRET_KEY", settings.secret_key)
         uvicorn.run("licensing.app:app_from_env", factory=True, workers=workers, **options)
         return
     from licensing.app import create_app

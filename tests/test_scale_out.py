@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -162,6 +165,7 @@ DELETE = """mutation($k: LicenseKind!) { deleteLicenses(input: {contractId: "Q29
   kind: $k, quantity: 1}) { userErrors { code } } }"""
 BUY = """mutation($q: Int!) { purchaseLicenses(input: {contractId: "Q29udHJhY3Q6MQ==",
   kind: MONTHLY, quantity: $q}) { purchase { id } userErrors { code } } }"""
+DOCUMENTS = "{ subscription { contracts { documents { downloadUrl } } } }"
 SIGN = """mutation($t: String!) { signLicensePurchase(input: {token: $t, signerName: "Olivia"})
   { userErrors { code } } }"""
 
@@ -240,3 +244,42 @@ async def test_mixed_load_across_two_serve_processes_keeps_every_pool_consistent
     assert totals["CONTRACTED"] == before["CONTRACTED"]
     assert totals["DAILY"] == before["DAILY"] - deleted["DAILY"]
     assert totals["MONTHLY"] == before["MONTHLY"] - deleted["MONTHLY"] + confirmed
+
+
+async def _workers_serving_downloads(service: Service, token: str, log: Path) -> set[int]:
+    """Fetch fresh links and download them, each on a new connection, until two workers served.
+
+    Returns the statuses seen, after both worker processes have served downloads.
+    """
+    statuses: set[int] = set()
+    for _ in range(200):
+        async with httpx.AsyncClient(base_url=service.base_url, timeout=10) as http:
+            body = await _post(http, service.base_url, DOCUMENTS, {}, token)
+            url = body["subscription"]["contracts"][0]["documents"][0]["downloadUrl"]
+        parts = urlsplit(url)
+        async with httpx.AsyncClient(base_url=service.base_url, timeout=10) as http:
+            statuses.add((await http.get(f"{parts.path}?{parts.query}")).status_code)
+        served_by = {
+            line["pid"]
+            for line in map(json.loads, (await asyncio.to_thread(log.read_text)).splitlines())
+            if line.get("path", "").startswith("/documents/")
+        }
+        if len(served_by) == 2:
+            return statuses
+    raise AssertionError("the downloads never reached both workers")
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="several workers need PostgreSQL")
+async def test_workers_without_a_secret_key_share_one_generated_key(
+    database_url: str, smtp: SmtpServer, tmp_path: Path
+) -> None:
+    async with orm(database_url):
+        await load_fixture_text(source="f.json", text=EXAMPLE_FIXTURE.read_text(), now=CLOCK.now())
+        token = await create_token(email="olivia@acme-heating.example", now=CLOCK.now())
+    env = service_env(database_url, smtp.port, LOG_LEVEL="INFO")
+    del env["SECRET_KEY"]
+    log = tmp_path / "service.log"
+    with Service(env, workers=2, log=log) as service:
+        await service.until_healthy()
+        statuses = await _workers_serving_downloads(service, token, log)
+    assert statuses == {200}
