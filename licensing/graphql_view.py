@@ -17,11 +17,11 @@ from licensing.settings import Settings
 from resolvers.context import RequestContext
 from resolvers.errors import ClientError
 from schema.api import build_schema
-from schema.lru import Lru
+from schema.bounded_cache import ByteBoundedLru
 from services import persisted_queries, tokens
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
-KNOWN_QUERIES = 1000  # persisted documents kept in memory per process
+KNOWN_QUERIES_BYTES = 4 * 1024 * 1024  # persisted documents kept in memory per process
 
 
 class LicensingGraphQL(GraphQL[RequestContext, None]):
@@ -30,7 +30,7 @@ class LicensingGraphQL(GraphQL[RequestContext, None]):
             build_schema(settings), graphql_ide="graphiql" if settings.graphiql else None
         )
         self.settings = settings
-        self._known: Lru[str, str] = Lru(KNOWN_QUERIES)
+        self._known: ByteBoundedLru[str, str] = ByteBoundedLru(KNOWN_QUERIES_BYTES, len)
 
     def decode_json(self, data: str | bytes) -> object:
         """JSON bodies must be an object, or an array of objects (a batch), in UTF-8."""
@@ -107,10 +107,10 @@ class LicensingGraphQL(GraphQL[RequestContext, None]):
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
         try:
-            request_data = await self._with_persisted_query(request_data)
+            request_data, registering = await self._with_persisted_query(request_data, context)
         except ClientError as error:
             return ExecutionResult(data=None, errors=[error])
-        return await super().execute_single(
+        result = await super().execute_single(
             request=request,
             request_adapter=request_adapter,
             sub_response=sub_response,
@@ -118,9 +118,18 @@ class LicensingGraphQL(GraphQL[RequestContext, None]):
             root_value=root_value,
             request_data=request_data,
         )
+        if registering is not None and registering in context.admitted:
+            await self._register(request_data.query or "", registering)
+        return result
 
-    async def _with_persisted_query(self, data: GraphQLRequestData) -> GraphQLRequestData:
-        """The request with its document, per the automatic persisted query protocol."""
+    async def _with_persisted_query(
+        self, data: GraphQLRequestData, context: RequestContext
+    ) -> tuple[GraphQLRequestData, str | None]:
+        """The request with its document, per the automatic persisted query protocol.
+
+        Also the digest of a document to register once it has run: only documents that parsed,
+        validated and passed the limits and the rate limit, sent with a valid bearer token.
+        """
         persisted = (data.extensions or {}).get("persistedQuery")
         if persisted is None:
             if self.settings.persisted_queries_only:
@@ -129,7 +138,7 @@ class LicensingGraphQL(GraphQL[RequestContext, None]):
                     "extensions.persistedQuery with the document's sha256Hash.",
                     "PERSISTED_QUERY_REQUIRED",
                 )
-            return data
+            return data, None
         digest = persisted.get("sha256Hash") if isinstance(persisted, dict) else None
         if not isinstance(digest, str) or not SHA256.match(digest) or persisted.get("version") != 1:
             raise ClientError(
@@ -137,29 +146,49 @@ class LicensingGraphQL(GraphQL[RequestContext, None]):
                 "PERSISTED_QUERY_INVALID",
             )
         if data.query:
-            return await self._register(data, digest)
+            return data, await self._to_register(data.query, digest, context)
         query = self._known.get(digest) or await persisted_queries.find(digest)
         if query is None:
             raise ClientError("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND")
         self._known.put(digest, query)
-        return dataclasses.replace(data, query=query)
+        return dataclasses.replace(data, query=query), None
 
-    async def _register(self, data: GraphQLRequestData, digest: str) -> GraphQLRequestData:
-        assert data.query is not None
-        if persisted_queries.sha256_of(data.query) != digest:
+    async def _to_register(self, query: str, digest: str, context: RequestContext) -> str | None:
+        """The digest to register after the run, or None when the document is known already."""
+        if persisted_queries.sha256_of(query) != digest:
             raise ClientError(
                 "provided sha does not match query: sha256Hash must be the SHA-256 of the "
                 "query text, in lowercase hex.",
                 "PERSISTED_QUERY_HASH_MISMATCH",
             )
-        known = self._known.get(digest) or await persisted_queries.find(digest)
-        if known is None:
-            if self.settings.persisted_queries_only:
-                raise ClientError(
-                    "This server runs only queries registered in advance "
-                    "(`licensing queries register`).",
-                    "PERSISTED_QUERY_NOT_ALLOWED",
-                )
-            await persisted_queries.register(query=data.query, now=self.settings.clock.now())
-        self._known.put(digest, data.query)
-        return data
+        if self._known.get(digest) is not None or await persisted_queries.find(digest):
+            return None
+        if self.settings.persisted_queries_only:
+            raise ClientError(
+                "This server runs only queries registered in advance "
+                "(`licensing queries register`).",
+                "PERSISTED_QUERY_NOT_ALLOWED",
+            )
+        if context.viewer_or_none is None:
+            raise ClientError(
+                "Only an authenticated client may register a persisted query: send the "
+                "Authorization: Bearer TOKEN header.",
+                "UNAUTHENTICATED",
+            )
+        limit = self.settings.max_persisted_query_bytes
+        if len(query.encode()) > limit:
+            raise ClientError(
+                f"A persisted query may be at most {limit:,} bytes. Send this document "
+                "without extensions.persistedQuery.",
+                "PERSISTED_QUERY_TOO_LARGE",
+            )
+        return digest
+
+    async def _register(self, query: str, digest: str) -> None:
+        await persisted_queries.register(
+            query=query,
+            now=self.settings.clock.now(),
+            automatic=True,
+            keep=self.settings.max_automatic_persisted_queries,
+        )
+        self._known.put(digest, query)

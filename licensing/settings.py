@@ -75,6 +75,18 @@ def _api_limits(env: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def _caches(env: Mapping[str, str]) -> dict[str, Any]:
+    def size(name: str, default: int, *, least: int) -> int:
+        return _whole_number(name, env.get(name, str(default)), least=least)
+
+    return {
+        "response_cache_bytes": size("RESPONSE_CACHE_BYTES", 64 * 1024 * 1024, least=0),
+        "document_cache_bytes": size("DOCUMENT_CACHE_BYTES", 16 * 1024 * 1024, least=0),
+        "max_persisted_query_bytes": size("MAX_PERSISTED_QUERY_BYTES", 32 * 1024, least=1),
+        "max_automatic_persisted_queries": size("MAX_AUTOMATIC_PERSISTED_QUERIES", 10_000, least=1),
+    }
+
+
 def _pinned_date(value: str | None) -> dt.date | None:
     if not value:
         return None
@@ -132,7 +144,10 @@ class Settings:
     outbox_max_attempts: int = 12
     # Long enough for one SMTP conversation, short enough that a crashed sender's rows move on.
     outbox_lease_seconds: float = 120.0
-    response_cache_entries: int = 1000
+    response_cache_bytes: int = 64 * 1024 * 1024
+    document_cache_bytes: int = 16 * 1024 * 1024
+    max_persisted_query_bytes: int = 32 * 1024
+    max_automatic_persisted_queries: int = 10_000
     clock: Clock = field(default_factory=Clock)
 
     @classmethod
@@ -181,9 +196,7 @@ class Settings:
             outbox_lease_seconds=_positive_float(
                 "OUTBOX_LEASE_SECONDS", env.get("OUTBOX_LEASE_SECONDS", "120")
             ),
-            response_cache_entries=_non_negative_int(
-                "RESPONSE_CACHE_ENTRIES", env.get("RESPONSE_CACHE_ENTRIES", "1000")
-            ),
+            **_caches(env),
             clock=Clock(pinned_today=_pinned_date(env.get("LICENSING_TODAY"))),
         )
 

@@ -12,6 +12,7 @@ from resolvers.errors import forbidden, unauthenticated
 from resolvers.loaders import Loaders
 from services.access import Viewer, require_license_manager, require_license_writer
 from services.errors import AccessDenied
+from services.persisted_queries import sha256_of
 
 
 @dataclass
@@ -29,9 +30,19 @@ class RequestContext:
     # Ties a masked error seen by the client to its log line.
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     loaders: Loaders = field(init=False)
+    # SHA-256 of each document this request runs, computed once (the caches key by it).
+    _digests: dict[str, str] = field(default_factory=dict, repr=False)
+    # Digests of the documents that parsed, validated and passed every limit and the rate limit.
+    admitted: set[str] = field(default_factory=set, repr=False)
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(now=self.settings.clock.now())
+
+    def digest_of(self, query: str) -> str:
+        found = self._digests.get(query)
+        if found is None:
+            found = self._digests[query] = sha256_of(query)
+        return found
 
     @property
     def viewer(self) -> Viewer:

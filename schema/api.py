@@ -11,9 +11,7 @@ from strawberry.extensions import (
     DisableIntrospection,
     MaskErrors,
     MaxTokensLimiter,
-    ParserCache,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
@@ -22,6 +20,7 @@ from licensing.settings import Settings
 from resolvers.context import RequestContext
 from resolvers.errors import ClientError
 from schema.company import Company, User
+from schema.document_cache import DocumentCache, DocumentStore
 from schema.mutations import Mutation
 from schema.protection import ApiProtection
 from schema.purchases import LicensePurchase
@@ -77,15 +76,15 @@ class LicensingSchema(strawberry.Schema):
 
 def _extensions(settings: Settings) -> list[Any]:
     extensions: list[Any] = [ApiProtection]
-    if settings.response_cache_entries:
+    if settings.response_cache_bytes:
         # After ApiProtection: a refused request is neither answered from nor put in the cache.
-        store = ResponseStore(settings.response_cache_entries)
+        store = ResponseStore(settings.response_cache_bytes)
         extensions.append(lambda: ResponseCache(store))
+    documents = DocumentStore(settings.document_cache_bytes)
     extensions += [
         MaskUnexpectedErrors,
         lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-        lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
+        lambda: DocumentCache(documents),
     ]
     if not settings.graphql_introspection:
         extensions.append(DisableIntrospection)

@@ -33,10 +33,12 @@ from graphql import (
     value_from_ast_untyped,
 )
 
-from schema.lru import Lru
+from schema.bounded_cache import ByteBoundedLru
+from services.persisted_queries import sha256_of
 
 DEFAULT_PAGE_SIZE = 50
 MUTATION_COST = 10
+MINIMUM_COST = 1
 # Expected sizes of plain lists: a company has at most two contracts, a contract three pools...
 LIST_SIZES = {
     "contracts": 2,
@@ -170,22 +172,30 @@ def analyze(
     ]
     if operation.operation == OperationType.MUTATION:
         cost = MUTATION_COST * len(walker.analysis.root_fields)
-    walker.analysis.cost = cost
+    # Every request is work: `{ __typename }` costs 1, so throttling sees a flood of them.
+    walker.analysis.cost = max(cost, MINIMUM_COST)
     return walker.analysis
 
 
-_analyses: Lru[tuple[int, str, str | None, str], Analysis] = Lru(capacity=512)
+def variables_digest(variables: dict[str, Any] | None) -> str:
+    return sha256_of(json.dumps(variables, sort_keys=True, default=str))
+
+
+# An analysis is a few numbers and the root field names.
+_analyses: ByteBoundedLru[tuple[int, str, str | None, str], Analysis] = ByteBoundedLru(
+    max_bytes=4 * 1024 * 1024, size_of=lambda found: 64 * len(found.root_fields)
+)
 
 
 def analyze_cached(
     schema: GraphQLSchema,
     document: DocumentNode,
-    query: str,
+    query_digest: str,
     operation_name: str | None,
     variables: dict[str, Any] | None,
 ) -> Analysis:
-    """`analyze`, remembered per document text, operation and variables (clients repeat them)."""
-    key = (id(schema), query, operation_name, json.dumps(variables, sort_keys=True, default=str))
+    """`analyze`, remembered per document, operation and variables (clients repeat them)."""
+    key = (id(schema), query_digest, operation_name, variables_digest(variables))
     found = _analyses.get(key)
     if found is None:
         found = analyze(schema, document, operation_name, variables)

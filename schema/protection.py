@@ -18,7 +18,7 @@ from strawberry.extensions import SchemaExtension
 
 from resolvers.context import RequestContext
 from resolvers.errors import ClientError
-from schema.cost import MUTATION_COST, Analysis, analyze_cached
+from schema.cost import MINIMUM_COST, MUTATION_COST, Analysis, analyze_cached
 from services import rate_limit
 
 request_log = logging.getLogger("licensing.requests")
@@ -81,7 +81,7 @@ class ApiProtection(SchemaExtension):
             self.analysis = analyze_cached(
                 self.execution_context.schema._schema,
                 document,
-                self.execution_context.query or "",
+                ctx.digest_of(self.execution_context.query or ""),
                 self.execution_context.operation_name,
                 self.execution_context.variables,
             )
@@ -89,6 +89,8 @@ class ApiProtection(SchemaExtension):
             if refusal is not None:
                 self.refused = True
                 self.execution_context.result = GraphQLExecutionResult(data=None, errors=[refusal])
+            else:
+                ctx.admitted.add(ctx.digest_of(self.execution_context.query or ""))
         yield
 
     def _limit_refusal(self, ctx: RequestContext) -> ClientError | None:
@@ -146,7 +148,8 @@ class ApiProtection(SchemaExtension):
             return 0
         if self.analysis.root_fields and self.execution_context.operation_type.value == "mutation":
             return MUTATION_COST * len(self.analysis.root_fields)
-        return _objects_in(result.data) - 1  # the root object itself is free
+        # The root object itself is free; any answer costs at least 1.
+        return max(_objects_in(result.data) - 1, MINIMUM_COST)
 
     def get_results(self) -> dict[str, Any]:
         ctx = self.ctx

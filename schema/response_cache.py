@@ -24,7 +24,8 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
 from resolvers.context import RequestContext
-from schema.lru import Lru
+from schema.bounded_cache import ByteBoundedLru
+from schema.cost import variables_digest
 from services import purchase_reads
 from services.access import Viewer
 
@@ -37,13 +38,17 @@ class Entry:
     data: dict[str, Any]
     etag: str
     valid_until: dt.datetime
+    # Size of the answer as JSON: a fair measure of the memory `data` takes.
+    size: int
 
 
 class ResponseStore:
-    """Least recently used entries of one process, at most `capacity` of them."""
+    """Least recently used entries of one process, together at most `max_bytes`."""
 
-    def __init__(self, capacity: int) -> None:
-        self._entries: Lru[Hashable, Entry] = Lru(capacity)
+    def __init__(self, max_bytes: int) -> None:
+        self._entries: ByteBoundedLru[Hashable, Entry] = ByteBoundedLru(
+            max_bytes, lambda entry: 4 * entry.size
+        )
 
     def get(self, key: Hashable, now: dt.datetime) -> Entry | None:
         entry = self._entries.get(key)
@@ -53,9 +58,8 @@ class ResponseStore:
         self._entries.put(key, entry)
 
 
-def etag_of(data: dict[str, Any]) -> str:
-    digest = hashlib.sha256(json.dumps(data, separators=(",", ":")).encode()).hexdigest()
-    return f'W/"{digest[:32]}"'
+def etag_of(serialized: bytes) -> str:
+    return f'W/"{hashlib.sha256(serialized).hexdigest()[:32]}"'
 
 
 async def valid_until(viewer: Viewer, now: dt.datetime) -> dt.datetime:
@@ -100,9 +104,9 @@ class ResponseCache(SchemaExtension):
             viewer.company.data_version,
             viewer.user_id,
             viewer.scopes,
-            execution.query,
+            context.digest_of(execution.query or ""),
             execution.operation_name,
-            json.dumps(execution.variables, sort_keys=True, default=str),
+            variables_digest(execution.variables),
         )
 
     async def _fill(self, key: Hashable, context: RequestContext, now: dt.datetime) -> Entry | None:
@@ -110,10 +114,12 @@ class ResponseCache(SchemaExtension):
         if not isinstance(result, GraphQLExecutionResult) or result.errors or not result.data:
             return None
         assert context.viewer_or_none is not None
+        serialized = json.dumps(result.data, separators=(",", ":")).encode()
         entry = Entry(
             data=result.data,
-            etag=etag_of(result.data),
+            etag=etag_of(serialized),
             valid_until=await valid_until(context.viewer_or_none, now),
+            size=len(serialized),
         )
         self.store.put(key, entry)
         return entry

@@ -45,6 +45,12 @@ def test_scalars_are_free_and_mutations_cost_ten_each() -> None:
     assert cost(mutation) == 20
 
 
+def test_every_request_costs_at_least_one() -> None:
+    # A flood of `{ __typename }` (or of registrations of it) is work the rate limit must see.
+    assert cost("{ __typename }") == 1
+    assert cost("query { __typename a: __typename }") == 1
+
+
 def test_fragments_count_like_inline_selections() -> None:
     inline = "{ viewer { company { name } } }"
     spread = "{ viewer { ...V } } fragment V on User { company { name } }"

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from models.api import PersistedQuery
 from services.persisted_queries import register
 from tests.conftest import Acme, make_settings, serve
 
@@ -120,3 +121,71 @@ async def test_healthy_after_huge_and_deep_queries(client: httpx.AsyncClient, ac
     assert (await client.get("/healthz")).status_code == 200
     normal = await post(client, token, query="{ viewer { name } }")
     assert normal["data"] == {"viewer": {"name": "Olivia Owner"}}
+
+
+async def _stored() -> list[str]:
+    return sorted(await PersistedQuery.all().values_list("sha256", flat=True))
+
+
+def _registration(query: str) -> dict[str, Any]:
+    return {"query": query, "extensions": persisted(hashlib.sha256(query.encode()).hexdigest())}
+
+
+async def test_only_authenticated_clients_register_and_only_documents_that_run(
+    client: httpx.AsyncClient, acme: Acme
+) -> None:
+    anonymous = await client.post("/graphql", json=_registration(QUERY))
+    assert code(anonymous.json()) == "UNAUTHENTICATED"
+    token = acme.tokens["owner"]
+    invalid = await post(client, token, **_registration("{ viewer { nope } }"))
+    assert code(invalid) == "GRAPHQL_VALIDATION_FAILED"
+    unparsable = await post(client, token, **_registration("{ viewer { name "))
+    assert code(unparsable) == "GRAPHQL_PARSE_FAILED"
+    valid = await post(client, token, **_registration("{ x: viewer { name } y: viewer { name } }"))
+    assert "errors" not in valid
+    assert await _stored() == [
+        hashlib.sha256(b"{ x: viewer { name } y: viewer { name } }").hexdigest()
+    ]
+
+
+async def test_a_registration_is_counted_and_refused_when_throttled(
+    database_url: str, smtp_port: int, acme_tokens_offline: dict[str, str]
+) -> None:
+    tiny = dataclasses.replace(
+        make_settings(database_url, smtp_port), rate_limit_capacity=3, rate_limit_restore_rate=0.01
+    )
+    token = acme_tokens_offline["owner"]
+    async with serve(tiny) as client:
+        first = await post(client, token, **_registration("{ a: viewer { name } }"))
+        assert first["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"] < 3
+        results = [
+            await post(client, token, **_registration(f"{{ n{n}: __typename }}")) for n in range(4)
+        ]
+        refused = [body for body in results if "errors" in body]
+        assert refused
+        assert {code(body) for body in refused} == {"THROTTLED"}
+        stored = await _stored()
+    # Each registration cost at least 1 from a bucket of 3: the throttled ones stored nothing.
+    assert len(stored) == 1 + len(results) - len(refused) <= 3
+
+
+async def test_registered_documents_are_capped_in_size_and_in_number(
+    database_url: str, smtp_port: int, acme_tokens_offline: dict[str, str]
+) -> None:
+    small = dataclasses.replace(
+        make_settings(database_url, smtp_port),
+        max_persisted_query_bytes=200,
+        max_automatic_persisted_queries=3,
+    )
+    token = acme_tokens_offline["owner"]
+    async with serve(small) as client:
+        await register(query=QUERY, now=small.clock.now())  # an operator's: never evicted
+        padded = "{ viewer { name } }" + " " * 300
+        too_large = await post(client, token, **_registration(padded))
+        assert code(too_large) == "PERSISTED_QUERY_TOO_LARGE"
+        documents = [f"{{ a{n}: viewer {{ name }} }}" for n in range(5)]
+        for document in documents:
+            assert "errors" not in await post(client, token, **_registration(document))
+        stored = await _stored()
+    newest = [hashlib.sha256(d.encode()).hexdigest() for d in documents[-3:]]
+    assert stored == sorted([DIGEST, *newest])

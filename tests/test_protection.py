@@ -14,6 +14,7 @@ import pytest
 from graphql import GraphQLSyntaxError, parse
 
 from licensing.db import orm
+from licensing.logs import JsonFormatter
 from licensing.settings import Settings
 from models.contract import LicensePool
 from models.user import User
@@ -194,11 +195,11 @@ async def test_each_request_is_logged_once_without_the_token(
     caplog.set_level(logging.INFO, logger="licensing.requests")
     await post(client, "query Me { viewer { name } }", acme.tokens["owner"])
     [record] = [r for r in caplog.records if r.name == "licensing.requests"]
-    line = json.loads(record.getMessage())
+    line = json.loads(JsonFormatter().format(record))
     assert (line["operation"], line["cost"], line["status"]) == ("Me", 1, "ok")
     assert line["durationMs"] >= 0
     assert len(line["requestId"]) == 16
-    assert acme.tokens["owner"] not in record.getMessage()
+    assert acme.tokens["owner"] not in JsonFormatter().format(record)
 
 
 async def test_field_suggestions_are_off(client: httpx.AsyncClient, acme: Acme) -> None:

@@ -76,7 +76,7 @@ async def _statements(client: httpx.AsyncClient, token: str) -> int:
 def settings(database_url: str, smtp_port: int) -> Settings:
     """Queries executed, not answered from the response cache: these tests count statements
     of execution and write around the services, which would not bump the data version."""
-    return dataclasses.replace(make_settings(database_url, smtp_port), response_cache_entries=0)
+    return dataclasses.replace(make_settings(database_url, smtp_port), response_cache_bytes=0)
 
 
 async def test_dashboard_query_count_is_constant(

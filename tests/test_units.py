@@ -6,11 +6,13 @@ import datetime as dt
 from fractions import Fraction
 
 import pytest
+from graphql import parse
 
 from licensing.settings import Clock, Settings, SettingsError
 from models.enums import LicenseKind
 from resolvers.ids import decode_any_id, decode_id, encode_id
-from schema.lru import Lru
+from schema.bounded_cache import ENTRY_OVERHEAD_BYTES, ByteBoundedLru
+from schema.document_cache import CachedDocument, DocumentStore
 from services.download_links import (
     DownloadLinkExpired,
     DownloadLinkInvalid,
@@ -18,6 +20,7 @@ from services.download_links import (
     verify_download,
 )
 from services.money import format_money, is_known_currency, minor_unit_exponent, round_half_up
+from services.persisted_queries import sha256_of
 from services.usage import Usage, allowance_bytes, combined
 
 
@@ -129,9 +132,40 @@ def test_settings_from_env_and_the_pinned_clock() -> None:
 
 
 def test_the_least_recently_used_entry_goes_first() -> None:
-    cache: Lru[str, int] = Lru(capacity=2)
-    cache.put("a", 1)
-    cache.put("b", 2)
-    assert cache.get("a") == 1  # now b is the least recently used
-    cache.put("c", 3)
-    assert (cache.get("a"), cache.get("b"), cache.get("c")) == (1, None, 3)
+    # Room for two entries of 100 bytes with their overhead, not three.
+    cache: ByteBoundedLru[str, bytes] = ByteBoundedLru(
+        max_bytes=2 * (100 + ENTRY_OVERHEAD_BYTES) + 50, size_of=len
+    )
+    cache.put("a", b"1" * 100)
+    cache.put("b", b"2" * 100)
+    assert cache.get("a") is not None  # now b is the least recently used
+    cache.put("c", b"3" * 100)
+    assert (cache.get("a") is not None, cache.get("b"), cache.get("c") is not None) == (
+        True,
+        None,
+        True,
+    )
+
+
+def test_a_cache_is_bounded_by_bytes_not_entries() -> None:
+    cache: ByteBoundedLru[str, bytes] = ByteBoundedLru(max_bytes=64 * 1024, size_of=len)
+    for n in range(100):
+        cache.put(f"small{n}", b"x" * 10)
+    assert len(cache) == 100
+    cache.put("big", b"x" * 40 * 1024)  # evicts small ones until it fits
+    assert cache.get("big") is not None
+    assert cache.bytes_used <= 64 * 1024
+    cache.put("huge", b"x" * 1024 * 1024)  # bigger than the whole cache: never kept
+    assert cache.get("huge") is None
+    assert cache.bytes_used <= 64 * 1024
+
+
+def test_a_huge_document_is_never_kept_by_the_document_cache() -> None:
+    store = DocumentStore(max_bytes=16 * 1024 * 1024)
+    small = "{ viewer { name } }"
+    huge = "# padding\n" * 100_000 + small  # a megabyte of comments, few tokens
+    for query in (small, huge):
+        store.put(sha256_of(query), CachedDocument(parse(query), len(query)))
+    assert store.get(sha256_of(small)) is not None
+    assert store.get(sha256_of(huge)) is None
+    assert store.bytes_used < 16 * 1024
