@@ -26,14 +26,23 @@ DEMO_OWNER_EMAIL = "olivia@acme-heating.example"
 
 
 async def _with_orm(settings: Settings, work: Callable[[], Awaitable[None]]) -> None:
+    """Run `work` on a database whose tables are current, else say what to do in one line."""
     async with db.orm(settings.database_url):
+        pending = await db.pending_migrations()
+        if pending:
+            raise SettingsError(
+                f"the database is behind: {len(pending)} migration(s) not applied. "
+                "Run `licensing migrate` first."
+            )
         await work()
 
 
-async def _load(settings: Settings, source: str, text: str) -> None:
+async def _load(settings: Settings, source: str, text: str, *, adjust: bool = False) -> None:
     async def work() -> None:
-        report = await load_fixture_text(source=source, text=text, now=settings.clock.now())
-        print(f"Loaded {source}: {report.summary()}.")
+        report = await load_fixture_text(
+            source=source, text=text, now=settings.clock.now(), adjust=adjust
+        )
+        print("\n".join(report.lines()))
 
     await _with_orm(settings, work)
 
@@ -72,9 +81,15 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
+    logger = logging.getLogger("licensing")
     if not settings.smtp_host:
-        logging.getLogger("licensing").warning(
+        logger.warning(
             "SMTP_HOST is not set: confirmation emails are written to this log instead of sent."
+        )
+    if settings.secret_key_generated:
+        logger.warning(
+            "SECRET_KEY is not set: a random key was generated, so download links stop working "
+            "when the service restarts. Set SECRET_KEY in production."
         )
     _serve(settings, args.host, args.port, args.workers)
 
@@ -90,7 +105,7 @@ def cmd_load(settings: Settings, args: argparse.Namespace) -> None:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise FixtureError(f"{path}: cannot read the file: {exc.strerror}") from None
-    asyncio.run(_load(settings, str(path), text))
+    asyncio.run(_load(settings, str(path), text, adjust=args.adjust))
 
 
 def cmd_token_create(settings: Settings, args: argparse.Namespace) -> None:
@@ -172,6 +187,12 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     load = commands.add_parser("load", help="create or update data from a fixture file")
     load.add_argument("file")
+    load.add_argument(
+        "--adjust",
+        action="store_true",
+        help="apply the file's pool sizes, dates and terms to existing contracts too, as "
+        "audited operator changes (without it they are reported and left as they are)",
+    )
     load.set_defaults(func=cmd_load)
     token = commands.add_parser("token", help="bearer tokens").add_subparsers(
         dest="token_command", required=True

@@ -1,107 +1,151 @@
-"""Contract documents: the master agreement of each contract and the listing/download reads."""
+"""Contract documents: master agreements, signed addenda, and the listing/download reads.
+
+A signed document is never rewritten. A master agreement states a contract's terms (plan,
+prices, dates, CONTRACTED licenses) as they start; when terms change, a new one is added
+beside the old. PDFs are rendered in a thread before the short transaction that stores them.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from functools import partial
-from typing import Any
 
-from models.company import Company
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
 from models.contract import Contract
 from models.document import ContractDocument, DocumentKind
-from models.enums import KIND_ORDER, LicenseKind
+from models.enums import KIND_ORDER, LicenseKind, Product
 from models.plan import Plan
+from services import data_version
 from services.errors import NotFound
 from services.money import format_money
-from services.pdf import PdfSection, render_pdf
+from services.pdf import PdfSection, render_pdf, render_pdf_in_thread
 from services.pricing import Quote
+
+PERIOD = {LicenseKind.CONTRACTED: "month", LicenseKind.MONTHLY: "month", LicenseKind.DAILY: "day"}
 
 
 def master_agreement_signed_at(starts_on: dt.date) -> dt.datetime:
     return dt.datetime.combine(starts_on, dt.time(0, 0), tzinfo=dt.UTC)
 
 
-def _master_terms(
-    company: Company, contract: Contract, plan: Plan, totals: dict[LicenseKind, int]
-) -> dict[str, object]:
-    return {
-        "company": company.name,
-        "companyEmail": company.email,
-        "product": str(contract.product),
-        "plan": plan.name,
-        "currency": plan.currency,
-        "startsOn": contract.starts_on.isoformat(),
-        "expiresOn": contract.expires_on.isoformat(),
-        "storageAllowancePerLicenseBytes": int(plan.storage_allowance_per_license_bytes),
-        "pools": {str(kind): totals.get(kind, 0) for kind in KIND_ORDER},
-        "prices": {str(kind): plan.price_minor(kind) for kind in KIND_ORDER},
-    }
+@dataclass(frozen=True)
+class MasterTerms:
+    """What a master agreement states: the terms a contract's term starts with."""
+
+    company_id: int
+    contract_id: int
+    company: str
+    company_email: str
+    product: Product
+    plan: str
+    currency: str
+    starts_on: dt.date
+    expires_on: dt.date
+    storage_per_license_bytes: int
+    contracted_licenses: int
+    prices: tuple[tuple[LicenseKind, int], ...]
+
+    @property
+    def content_hash(self) -> str:
+        """Of the terms only: a renamed company does not make a new agreement."""
+        terms = asdict(self)
+        for party in ("company_id", "company", "company_email"):
+            del terms[party]
+        return hashlib.sha256(json.dumps(terms, sort_keys=True, default=str).encode()).hexdigest()
+
+    @property
+    def title(self) -> str:
+        return (
+            f"Master agreement ({self.product.title()}, {self.plan}, "
+            f"{self.starts_on.isoformat()} to {self.expires_on.isoformat()})"
+        )
 
 
-def _render_master(terms: dict[str, object], plan: Plan, signed_at: dt.datetime) -> bytes:
-    pools = terms["pools"]
-    assert isinstance(pools, dict)
-    period = {LicenseKind.DAILY: "day"}
-    return render_pdf(
-        title=f"Master agreement: {terms['product']}, {terms['plan']}",
-        intro=(
-            f"This agreement between the service provider and {terms['company']} "
-            f"({terms['companyEmail']}) sets out the {terms['product']} subscription below."
-        ),
-        sections=[
-            PdfSection(
-                "Term",
-                [
-                    ("Plan", str(terms["plan"])),
-                    ("Starts on", str(terms["startsOn"])),
-                    ("Expires on", str(terms["expiresOn"])),
-                    ("Storage per license", f"{plan.storage_allowance_per_license_bytes} bytes"),
-                ],
-            ),
-            PdfSection(
-                "Licenses and prices",
-                [
-                    (
-                        f"{kind.title()} licenses",
-                        f"{pools[str(kind)]} at "
-                        f"{format_money(plan.price_minor(kind), plan.currency)} per "
-                        f"{period.get(kind, 'month')}",
-                    )
-                    for kind in KIND_ORDER
-                ],
-            ),
-        ],
-        created_at=signed_at,
+def master_terms(
+    *, company_name: str, company_email: str, contract: Contract, plan: Plan, contracted: int
+) -> MasterTerms:
+    return MasterTerms(
+        company_id=contract.company_id,
+        contract_id=contract.id,
+        company=company_name,
+        company_email=company_email,
+        product=Product(contract.product),
+        plan=plan.name,
+        currency=plan.currency,
+        starts_on=contract.starts_on,
+        expires_on=contract.expires_on,
+        storage_per_license_bytes=int(plan.storage_allowance_per_license_bytes),
+        contracted_licenses=contracted,
+        prices=tuple((kind, plan.price_minor(kind)) for kind in KIND_ORDER),
     )
 
 
-async def ensure_master_agreement(
-    *, company: Company, contract: Contract, plan: Plan, totals: dict[LicenseKind, int]
-) -> bool:
-    """Create or refresh the contract's master agreement PDF. True when it changed."""
-    terms = _master_terms(company, contract, plan, totals)
-    content_hash = hashlib.sha256(json.dumps(terms, sort_keys=True).encode()).hexdigest()
-    existing = await ContractDocument.filter(
-        contract_id=contract.id, kind=DocumentKind.MASTER_AGREEMENT
-    ).first()
-    if existing is not None and existing.content_hash == content_hash:
-        return False
-    signed_at = master_agreement_signed_at(contract.starts_on)
-    values: dict[str, Any] = {
-        "title": f"Master agreement ({contract.product.title()}, {plan.name})",
-        "signed_at": signed_at,
-        "content_hash": content_hash,
-        "pdf": _render_master(terms, plan, signed_at),
-    }
-    if existing is None:
+def _master_sections(terms: MasterTerms) -> list[PdfSection]:
+    prices = dict(terms.prices)
+    money = partial(format_money, currency=terms.currency)
+    return [
+        PdfSection(
+            "Term",
+            [
+                ("Plan", terms.plan),
+                ("Starts on", terms.starts_on.isoformat()),
+                ("Expires on", terms.expires_on.isoformat()),
+                ("Storage per license", f"{terms.storage_per_license_bytes:,} bytes"),
+                ("Contracted licenses", f"{terms.contracted_licenses:,}"),
+            ],
+        ),
+        PdfSection(
+            "Prices",
+            [
+                (f"{kind.title()} license", f"{money(prices[kind])} per {PERIOD[kind]}")
+                for kind in KIND_ORDER
+            ],
+        ),
+    ]
+
+
+async def render_master(terms: MasterTerms) -> bytes:
+    return await render_pdf_in_thread(
+        title=terms.title,
+        intro=(
+            f"This agreement between the service provider and {terms.company} "
+            f"({terms.company_email}) sets out the {terms.product.title()} subscription below."
+        ),
+        sections=_master_sections(terms),
+        created_at=master_agreement_signed_at(terms.starts_on),
+    )
+
+
+async def has_master_agreement(contract_id: int) -> bool:
+    return await ContractDocument.exists(
+        contract_id=contract_id, kind=DocumentKind.MASTER_AGREEMENT
+    )
+
+
+async def add_master_agreement(terms: MasterTerms) -> bool:
+    """Render and add the agreement for these terms, unless the contract has it already."""
+    pdf = await render_master(terms)
+    async with in_transaction():
+        await data_version.changed(terms.company_id)
+        if await ContractDocument.exists(
+            contract_id=terms.contract_id,
+            kind=DocumentKind.MASTER_AGREEMENT,
+            content_hash=terms.content_hash,
+        ):
+            return False
         await ContractDocument.create(
-            contract_id=contract.id, kind=DocumentKind.MASTER_AGREEMENT, **values
+            contract_id=terms.contract_id,
+            kind=DocumentKind.MASTER_AGREEMENT,
+            title=terms.title,
+            signed_at=master_agreement_signed_at(terms.starts_on),
+            content_hash=terms.content_hash,
+            pdf=pdf,
         )
-    else:
-        await ContractDocument.filter(id=existing.id).update(**values)
     return True
 
 
@@ -133,18 +177,25 @@ def _breakdown_sections(quote: Quote) -> list[PdfSection]:
     ]
 
 
-async def create_addendum(
-    *,
-    company: Company,
-    contract_id: int,
-    purchase_id: int,
-    quote: Quote,
-    signer_name: str,
-    signed_at: dt.datetime,
-) -> ContractDocument:
-    """The signed addendum of one purchase: both breakdowns, the signer and the time."""
+@dataclass(frozen=True)
+class RenderedDocument:
+    title: str
+    pdf: bytes
+    signed_at: dt.datetime
+
+
+def addendum_title(quote: Quote) -> str:
     noun = "license" if quote.quantity == 1 else "licenses"
-    title = f"Addendum: {quote.quantity:,} {quote.kind.title()} {noun} ({quote.product.title()})"
+    return f"Addendum: {quote.quantity:,} {quote.kind.title()} {noun} ({quote.product.title()})"
+
+
+def render_addendum(
+    *, company: str, purchase_id: int, quote: Quote, signer_name: str, signed_at: dt.datetime
+) -> RenderedDocument:
+    """The signed addendum of one purchase: both breakdowns as signed, the signer and the time.
+
+    CPU work: run it in a thread (`asyncio.to_thread`), outside any transaction.
+    """
     signature = PdfSection(
         "Signature",
         [
@@ -153,28 +204,49 @@ async def create_addendum(
             ("Purchase reference", str(purchase_id)),
         ],
     )
+    title = addendum_title(quote)
     pdf = render_pdf(
         title=title,
-        intro=f"This addendum to the agreement with {company.name} adds the licenses below.",
+        intro=f"This addendum to the agreement with {company} adds the licenses below.",
         sections=[*_breakdown_sections(quote), signature],
         created_at=signed_at,
     )
+    return RenderedDocument(title, pdf, signed_at)
+
+
+async def store_addendum(*, contract_id: int, document: RenderedDocument) -> ContractDocument:
+    """Inside the signing transaction: the PDF is already rendered."""
     return await ContractDocument.create(
         contract_id=contract_id,
         kind=DocumentKind.ADDENDUM,
-        title=title,
-        signed_at=signed_at,
-        content_hash=hashlib.sha256(pdf).hexdigest(),
-        pdf=pdf,
+        title=document.title,
+        signed_at=document.signed_at,
+        content_hash=hashlib.sha256(document.pdf).hexdigest(),
+        pdf=document.pdf,
     )
 
 
-async def documents_for_contracts(contract_ids: Sequence[int]) -> list[ContractDocument]:
-    """Document metadata (never the PDF bytes), newest first by signedAt."""
+@dataclass(frozen=True)
+class DocumentPage:
+    """Which documents of a contract: the `first` newest after (older than) a document."""
+
+    contract_id: int
+    first: int
+    after: tuple[dt.datetime, int] | None = None  # (signed_at, id) of the last one seen
+
+
+async def documents_page(page: DocumentPage) -> list[ContractDocument]:
+    """Document metadata (never the PDF bytes), newest first by signedAt, then id."""
+    query = ContractDocument.filter(contract_id=page.contract_id)
+    if page.after is not None:
+        signed_at, document_id = page.after
+        query = query.filter(
+            Q(signed_at__lt=signed_at) | Q(signed_at=signed_at, id__lt=document_id)
+        )
     return (
-        await ContractDocument.filter(contract_id__in=list(contract_ids))
-        .only("id", "contract_id", "kind", "title", "signed_at")
+        await query.only("id", "contract_id", "kind", "title", "signed_at")
         .order_by("-signed_at", "-id")
+        .limit(page.first)
     )
 
 

@@ -119,6 +119,47 @@ def test_load_refuses_a_malformed_file_with_its_path(tmp_path: Path) -> None:
     assert "No user has the email" in unknown.stderr
 
 
+def test_commands_on_a_database_never_migrated_say_to_migrate(tmp_path: Path) -> None:
+    env = environment(tmp_path)
+    for command in (
+        ["load", str(EXAMPLE_FIXTURE)],
+        ["token", "create", "--email", "frank@acme-heating.example"],
+        ["token", "list"],
+    ):
+        result = run(*command, env=env)
+        assert result.returncode == 2, result
+        assert result.stderr.count("\n") == 1, result.stderr  # one line, no traceback
+        assert "Run `licensing migrate` first" in result.stderr
+
+
+def test_load_reports_differences_and_adjust_applies_them(tmp_path: Path) -> None:
+    env = environment(tmp_path)
+    run("migrate", env=env)
+    run("load", str(EXAMPLE_FIXTURE), env=env)
+    changed = tmp_path / "changed.json"
+    data = json.loads(EXAMPLE_FIXTURE.read_text())
+    data["companies"][0]["contracts"][1]["pools"]["MONTHLY"] = 5
+    changed.write_text(json.dumps(data))
+    reported = run("load", str(changed), env=env)
+    assert reported.returncode == 0, reported.stderr
+    assert reported.stdout.splitlines() == [
+        f"Loaded {changed}: nothing to change.",
+        f"{changed}: $.companies[0].contracts[1].pools.MONTHLY: Acme Heating Ltd's SALES "
+        "MONTHLY licenses is 0 here, the file says 5: left as it is",
+        "1 difference(s) left as the service has them; "
+        f"`licensing load --adjust {changed}` applies them as operator changes.",
+    ]
+    adjusted = run("load", "--adjust", str(changed), env=env)
+    assert adjusted.stdout.splitlines()[1:] == [
+        f"{changed}: $.companies[0].contracts[1].pools.MONTHLY: Acme Heating Ltd's SALES "
+        "MONTHLY licenses: 0 -> 5 (adjusted)",
+        "1 operator change(s) applied and audited.",
+    ]
+    assert (
+        run("load", str(changed), env=env).stdout.strip() == f"Loaded {changed}: nothing to change."
+    )
+
+
 def test_serve_refuses_a_database_behind_its_migrations(tmp_path: Path) -> None:
     result = run("serve", "--port", str(free_port()), env=environment(tmp_path))
     assert result.returncode != 0

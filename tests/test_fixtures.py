@@ -5,15 +5,24 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 import pytest
 from tortoise.connection import get_connection
 
 from licensing.settings import Settings
+from models.audit import AuditEvent
 from models.contract import LicensePool
 from models.document import ContractDocument
+from models.plan import Plan
+from models.user import User
+from resolvers.ids import encode_id
 from services.errors import FixtureError
+from services.fixture_report import LoadReport
 from services.fixtures import load_fixture_text
-from tests.conftest import EXAMPLE_FIXTURE, Acme
+from tests.conftest import ACME, BASE_URL, EXAMPLE_FIXTURE, Acme, gql
+from tests.smtp import SmtpServer, signature_token
+from tests.test_licenses import ASSIGN, DELETE, DELETE_USER, JOBS
+from tests.test_purchases import purchase, sign
 
 TABLES = [
     "plan",
@@ -24,6 +33,8 @@ TABLES = [
     "app_user",
     "license_assignment",
     "contract_document",
+    "license_purchase",
+    "audit_event",
 ]
 
 
@@ -44,9 +55,16 @@ def _example() -> dict[str, Any]:
     return data
 
 
+async def _load_report(
+    settings: Settings, data: dict[str, Any], source: str = "f.json", *, adjust: bool = False
+) -> LoadReport:
+    return await load_fixture_text(
+        source=source, text=json.dumps(data), now=settings.clock.now(), adjust=adjust
+    )
+
+
 async def _load(settings: Settings, data: dict[str, Any], source: str = "f.json") -> str:
-    report = await load_fixture_text(source=source, text=json.dumps(data), now=settings.clock.now())
-    return report.summary()
+    return (await _load_report(settings, data, source)).summary()
 
 
 async def test_loading_the_same_file_twice_changes_nothing(acme: Acme, settings: Settings) -> None:
@@ -62,20 +80,126 @@ async def test_every_contract_gets_its_master_agreement(acme: Acme) -> None:
     assert sorted(documents) == [(1, "MASTER_AGREEMENT"), (2, "MASTER_AGREEMENT")]
 
 
-async def test_changed_terms_update_rows_and_regenerate_the_pdf(
-    acme: Acme, settings: Settings
+async def _customer_changes(client: httpx.AsyncClient, acme: Acme, smtp: SmtpServer) -> None:
+    """What a customer does after onboarding: buy and sign, delete, move and delete users."""
+    owner = acme.tokens["owner"]
+    await purchase(client, owner, kind="CONTRACTED", quantity=2)
+    await sign(client, signature_token((await smtp.wait_for(1))[0], BASE_URL))
+    await purchase(client, owner, kind="MONTHLY", quantity=4)
+    await sign(client, signature_token((await smtp.wait_for(2))[1], BASE_URL))
+    await purchase(client, owner, kind="DAILY", quantity=1)  # left pending
+    deleted = await gql(
+        client,
+        DELETE,
+        {"input": {"contractId": JOBS, "kind": "MONTHLY", "quantity": 1}},
+        token=owner,
+    )
+    assert deleted["data"]["deleteLicenses"]["userErrors"] == []
+    oscar = await User.get(email=ACME["office"])
+    erin = await User.get(email=ACME["engineer"])
+    moved = await gql(
+        client,
+        ASSIGN,
+        {"input": {"userId": encode_id("User", oscar.id), "product": "JOBS", "kind": "DAILY"}},
+        token=owner,
+    )
+    assert moved["data"]["assignLicense"]["userErrors"] == []
+    gone = await gql(
+        client, DELETE_USER, {"input": {"userId": encode_id("User", erin.id)}}, token=owner
+    )
+    assert gone["data"]["deleteUser"]["userErrors"] == []
+
+
+async def test_reloading_the_onboarding_file_keeps_what_customers_did(
+    client: httpx.AsyncClient, acme: Acme, settings: Settings, smtp: SmtpServer
 ) -> None:
-    old_pdf = (await ContractDocument.get(contract_id=1)).pdf
+    await _customer_changes(client, acme, smtp)
+    before = await _snapshot()
+    pdfs = {row["id"]: row["pdf"] for row in before["contract_document"]}
+    report = await load_fixture_text(
+        source="onboarding.json", text=EXAMPLE_FIXTURE.read_text(), now=settings.clock.now()
+    )
+    assert await _snapshot() == before
+    assert {row["id"]: row["pdf"] for row in (await _snapshot())["contract_document"]} == pdfs
+    assert report.summary() == "nothing to change"
+    assert report.differences == [
+        "onboarding.json: $.companies[0].contracts[0].pools.CONTRACTED: Acme Heating Ltd's JOBS "
+        "CONTRACTED licenses is 12 here, the file says 10: left as it is",
+        "onboarding.json: $.companies[0].contracts[0].pools.MONTHLY: Acme Heating Ltd's JOBS "
+        "MONTHLY licenses is 6 here, the file says 3: left as it is",
+        "onboarding.json: $.companies[0].users[2].licenses.JOBS: Oscar Office's JOBS license "
+        "is DAILY here, the file says MONTHLY: left as it is",
+        "onboarding.json: $.companies[0].users[3]: user erin@acme-heating.example is deleted "
+        "through the service here, the file says listed: left as it is",
+    ]
+    assert report.lines()[-1].startswith("4 difference(s) left as the service has them")
+
+
+async def test_adjust_applies_the_file_as_audited_operator_changes(
+    client: httpx.AsyncClient, acme: Acme, settings: Settings, smtp: SmtpServer
+) -> None:
+    await _customer_changes(client, acme, smtp)
+    old_master = await ContractDocument.get(contract_id=1, kind="MASTER_AGREEMENT")
     data = _example()
-    data["companies"][0]["contracts"][0]["pools"]["MONTHLY"] = 7
     data["companies"][0]["contracts"][0]["expiresOn"] = "2028-12-31"
-    summary = await _load(settings, data)
-    assert "updated 1 contracts" in summary
-    pool = await LicensePool.get(contract_id=1, kind="MONTHLY")
-    assert (pool.total, pool.assigned) == (7, 1)
-    document = await ContractDocument.get(contract_id=1)
-    assert document.pdf != old_pdf
-    assert await ContractDocument.filter(contract_id=1).count() == 1
+    report = await _load_report(settings, data, adjust=True)
+    assert report.differences == []
+    assert len(report.adjusted) == 5
+    totals = dict(await LicensePool.filter(contract_id=1).values_list("kind", "total"))
+    assert totals == {"CONTRACTED": 10, "MONTHLY": 3, "DAILY": 2}
+    assert await User.filter(email=ACME["engineer"]).exists()
+    # The old master agreement stays as signed; the new terms have one of their own.
+    masters = await ContractDocument.filter(contract_id=1, kind="MASTER_AGREEMENT").order_by("id")
+    assert [m.pdf for m in masters[:1]] == [old_master.pdf]
+    assert len(masters) == 2
+    assert masters[1].title.endswith("2026-01-01 to 2028-12-31)")
+    events = await AuditEvent.filter(
+        company_id=1,
+        actor_user_id=None,
+        action__in=[
+            "pool.total_adjusted",
+            "contract.terms_adjusted",
+            "license.switched",
+            "user.restored",
+        ],
+    ).values_list("action", "details")
+    actions = sorted(action for action, _ in events)
+    assert actions == [
+        "contract.terms_adjusted",
+        "license.switched",
+        "pool.total_adjusted",
+        "pool.total_adjusted",
+        "user.restored",
+    ]
+    assert all(details["source"] == "f.json" for _, details in events)
+
+
+async def test_adjust_never_takes_a_total_below_what_is_assigned(
+    client: httpx.AsyncClient, acme: Acme, settings: Settings
+) -> None:
+    data = _example()
+    data["companies"][0]["contracts"][0]["pools"]["CONTRACTED"] = 1  # 2 are assigned
+    before = await _snapshot()
+    with pytest.raises(FixtureError, match="the JOBS CONTRACTED pool would hold 2 assigned"):
+        await _load_report(settings, data, adjust=True)
+    assert await _snapshot() == before
+
+
+async def test_a_changed_plan_is_reported_and_adjust_issues_new_agreements(
+    client: httpx.AsyncClient, acme: Acme, settings: Settings
+) -> None:
+    data = _example()
+    data["plans"][0]["prices"]["MONTHLY"] = 6000
+    report = await _load_report(settings, data)
+    assert report.differences == [
+        "f.json: $.plans[0].prices.MONTHLY: plan 'Customer Journey Plan' is 5500 here, the "
+        "file says 6000: left as it is"
+    ]
+    assert (await Plan.get(name="Customer Journey Plan")).monthly_price_minor == 5500
+    adjusted = await _load_report(settings, data, adjust=True)
+    assert adjusted.created == {"master agreements": 1}
+    assert (await Plan.get(name="Customer Journey Plan")).monthly_price_minor == 6000
+    assert await ContractDocument.filter(contract_id=1, kind="MASTER_AGREEMENT").count() == 2
 
 
 @pytest.mark.parametrize(

@@ -46,11 +46,11 @@ async def test_master_agreement_pdf_downloads_without_a_token(
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages)
     for expected in (
         "Acme Heating Ltd",
-        "Customer Journey Plan",
-        "JOBS",
+        "Jobs subscription",
         "2026-01-01",
         "2027-12-31",
         "£45.00",
+        "Contracted licenses 10",
     ):
         assert expected in text
 
