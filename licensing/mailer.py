@@ -34,9 +34,15 @@ def one_line(text: str) -> str:
 
 
 def confirmation_message(
-    *, purchase: LicensePurchase, link: str, to_address: str, mail_from: str, message_id: str
+    *,
+    purchase: LicensePurchase,
+    quote: Quote,
+    link: str,
+    to_address: str,
+    mail_from: str,
+    message_id: str,
 ) -> EmailMessage:
-    quote = Quote.from_json(purchase.quote)
+    """`quote`: the breakdown for the day the email goes out (signing later bills from then)."""
     requester = purchase.requested_by.name if purchase.requested_by else None
     context = {
         "v": purchase_view(company=purchase.company.name, requested_by=requester, quote=quote),
@@ -102,8 +108,12 @@ class Mailer:
         token = await signing.create_signature_token(
             purchase_id=purchase.id, now=self.settings.clock.now()
         )
+        quote = await signing.quote_as_of(
+            purchase=purchase, company=purchase.company, today=self.settings.clock.today()
+        )
         return confirmation_message(
             purchase=purchase,
+            quote=quote,
             link=f"{self.settings.public_base_url}/sign/{token}",
             to_address=email.to_address,
             mail_from=self.settings.mail_from,

@@ -24,7 +24,10 @@ _STATUS = {PurchaseNotPending: 410, SignatureTokenExpired: 410}
 _HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",  # the token is in the URL
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+    # Nothing from other hosts, and no framing: a page that signs must not be clickjacked.
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+    ),
 }
 
 
@@ -43,11 +46,15 @@ def _unusable(error: DomainError) -> HTMLResponse:
 async def _form_context(token: str, now: dt.datetime) -> dict[str, Any]:
     request = await signing.signature_request(token=token, now=now)
     requester = request.purchase.requested_by
+    # Licenses are billed from the day they are signed: the breakdown for today.
+    quote = await signing.quote_as_of(
+        purchase=request.purchase, company=request.company, today=now.date()
+    )
     return {
         "v": purchase_view(
             company=request.company.name,
             requested_by=requester.name if requester else None,
-            quote=request.quote,
+            quote=quote,
         ),
         "expires": request.purchase.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
     }

@@ -130,7 +130,7 @@ class LicensePurchase(Node):
     quantity: int
     status: PurchaseStatus
     quote: LicensePurchaseQuote = strawberry.field(
-        description="The quote frozen at the moment of purchase."
+        description="The quote frozen at the moment of purchase (as requested)."
     )
     requested_at: dt.datetime
     confirmation_sent_to: str = strawberry.field(
@@ -139,6 +139,9 @@ class LicensePurchase(Node):
     expires_at: dt.datetime = strawberry.field(description="When the signature link stops working.")
     signed_at: dt.datetime | None
     signer_name: str | None
+    signed_quote: LicensePurchaseQuote | None = strawberry.field(
+        description="The breakdown as signed (re-dated to the signing day); null until signed."
+    )
     row: Private[purchase_models.LicensePurchase]
 
     @classmethod
@@ -155,6 +158,11 @@ class LicensePurchase(Node):
             expires_at=row.expires_at,
             signed_at=row.signed_at,
             signer_name=row.signer_name,
+            signed_quote=(
+                LicensePurchaseQuote.of(Quote.from_json(row.signed_quote))
+                if row.signed_quote
+                else None
+            ),
             row=row,
         )
 

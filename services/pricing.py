@@ -84,6 +84,9 @@ class Quote:
     subtotal_minor: int
     tax_minor: int
     lines: tuple[CostLine, ...]
+    # What re-dating the quote to another day keeps (quotes stored before it was kept: None).
+    tax_rate_basis_points: int | None = None
+    allowance_per_license_bytes: int | None = None
 
     @property
     def total_minor(self) -> int:
@@ -99,6 +102,7 @@ class Quote:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Quote:
+        """A stored quote (also one stored before its last two fields were kept)."""
         ends = data["commitment_ends_on"]
         return cls(
             **{
@@ -175,4 +179,42 @@ def quote(request: QuoteRequest) -> Quote:
         subtotal_minor=subtotal,
         tax_minor=tax,
         lines=lines,
+        tax_rate_basis_points=request.tax_rate_basis_points,
+        allowance_per_license_bytes=request.allowance_per_license_bytes,
+    )
+
+
+def redated(
+    requested: Quote,
+    *,
+    today: dt.date,
+    expires_on: dt.date,
+    current_total: int,
+    current_storage_totals: int,
+    allowance_per_license_bytes: int,
+    tax_rate_basis_points: int,
+) -> Quote:
+    """The requested quote for another day: licenses are billed from the day they are signed.
+
+    Same unit price and tax rate as requested; the pools as they are that day.
+    `tax_rate_basis_points` is used only for quotes stored before their rate was kept.
+    """
+    return quote(
+        QuoteRequest(
+            product=requested.product,
+            kind=requested.kind,
+            quantity=requested.quantity,
+            today=today,
+            expires_on=expires_on,
+            unit_price_minor=requested.unit_price_minor,
+            currency=requested.currency,
+            tax_rate_basis_points=(
+                tax_rate_basis_points
+                if requested.tax_rate_basis_points is None
+                else requested.tax_rate_basis_points
+            ),
+            current_total=current_total,
+            current_storage_totals=current_storage_totals,
+            allowance_per_license_bytes=allowance_per_license_bytes,
+        )
     )

@@ -9,7 +9,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from models.company import Company
-from models.contract import LicensePool
+from models.contract import Contract, LicensePool
 from models.enums import LicenseKind
 from models.purchase import EmailStatus, LicensePurchase, OutboxEmail, PurchaseStatus
 from services import audit, data_version
@@ -31,6 +31,20 @@ def effective_status(purchase: LicensePurchase, now: dt.datetime) -> str:
     if purchase.status == PurchaseStatus.PENDING_SIGNATURE and purchase.expires_at <= now:
         return "EXPIRED"
     return str(purchase.status)
+
+
+def term_end(contract: Contract) -> dt.datetime:
+    """The first moment after the contract's current term (expiresOn is inclusive)."""
+    return dt.datetime.combine(contract.expires_on + dt.timedelta(days=1), dt.time(), dt.UTC)
+
+
+def signature_deadline(
+    contract: Contract, kind: LicenseKind, link_expiry: dt.datetime
+) -> dt.datetime:
+    """A CONTRACTED purchase is priced for the term it was quoted in: it lapses at its end."""
+    if kind == LicenseKind.CONTRACTED:
+        return min(link_expiry, term_end(contract))
+    return link_expiry
 
 
 def _fingerprint(contract_id: int, kind: LicenseKind, quantity: int) -> str:
@@ -101,7 +115,7 @@ async def purchase_licenses(
                 requested_by_id=actor.user_id,
                 requested_at=now,
                 confirmation_sent_to=company.email,
-                expires_at=now + link_ttl,
+                expires_at=signature_deadline(contract, kind, now + link_ttl),
                 idempotency_key=key,
                 request_fingerprint=fingerprint,
             )

@@ -2,29 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
+from functools import partial
 
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from models.company import Company
-from models.contract import LicensePool
+from models.contract import Contract, LicensePool
+from models.enums import LicenseKind
 from models.purchase import LicensePurchase, PurchaseStatus, SignatureToken
 from services import audit, data_version
 from services.audit import Actor
-from services.documents import create_addendum
+from services.documents import RenderedDocument, render_addendum, store_addendum
 from services.errors import (
     PurchaseNotPending,
     SignatureTokenExpired,
     SignatureTokenInvalid,
     SignerNameRequired,
 )
-from services.pricing import Quote
+from services.pricing import Quote, redated
+from services.usage import STORAGE_GRANTING_KINDS
 
 MAX_NAME_LENGTH = 200
+SIGN_ATTEMPTS = 3
 
 
 def _hash(token: str) -> str:
@@ -44,7 +49,7 @@ class SignatureRequest:
 
     purchase: LicensePurchase
     company: Company
-    quote: Quote
+    quote: Quote  # as requested
 
 
 async def signature_request(*, token: str, now: dt.datetime) -> SignatureRequest:
@@ -76,6 +81,26 @@ async def signature_request(*, token: str, now: dt.datetime) -> SignatureRequest
     return SignatureRequest(purchase, purchase.company, Quote.from_json(purchase.quote))
 
 
+async def quote_as_of(*, purchase: LicensePurchase, company: Company, today: dt.date) -> Quote:
+    """The purchase's breakdown if signed `today`: licenses are billed from the signing day."""
+    contract = await Contract.filter(id=purchase.contract_id).select_related("plan").get()
+    totals = {
+        LicenseKind(kind): int(total)
+        for kind, total in await LicensePool.filter(contract_id=contract.id).values_list(
+            "kind", "total"
+        )
+    }
+    return redated(
+        Quote.from_json(purchase.quote),
+        today=today,
+        expires_on=contract.expires_on,
+        current_total=totals.get(LicenseKind(purchase.kind), 0),
+        current_storage_totals=sum(totals.get(kind, 0) for kind in STORAGE_GRANTING_KINDS),
+        allowance_per_license_bytes=int(contract.plan.storage_allowance_per_license_bytes),
+        tax_rate_basis_points=company.tax_rate_basis_points,
+    )
+
+
 def _clean_name(signer_name: str) -> str:
     name = " ".join(signer_name.split())
     if not name or len(name) > MAX_NAME_LENGTH:
@@ -86,62 +111,120 @@ def _clean_name(signer_name: str) -> str:
     return name
 
 
+@dataclass(frozen=True)
+class _Signature:
+    request: SignatureRequest
+    name: str
+    ip: str | None
+    user_agent: str | None
+    now: dt.datetime
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """An addendum rendered before the transaction, for the breakdown it states."""
+
+    quote: Quote
+    addendum: RenderedDocument
+
+
+class _PoolsMoved(Exception):
+    """The pools changed between rendering the addendum and taking the company lock."""
+
+
+async def _render(signature: _Signature, quote: Quote) -> RenderedDocument:
+    return await asyncio.to_thread(
+        render_addendum,
+        company=signature.request.company.name,
+        purchase_id=signature.request.purchase.id,
+        quote=quote,
+        signer_name=signature.name,
+        signed_at=signature.now,
+    )
+
+
 async def sign_purchase(
     *, token: str, signer_name: str, ip: str | None, user_agent: str | None, now: dt.datetime
 ) -> LicensePurchase:
-    """Confirm the purchase and add its licenses, exactly once however often it is signed."""
-    request = await signature_request(token=token, now=now)
-    name = _clean_name(signer_name)
-    purchase = request.purchase
+    """Confirm the purchase and add its licenses, exactly once however often it is signed.
+
+    The addendum is rendered before the transaction that holds the company lock, for the
+    breakdown as of now; if the pools moved meanwhile, it is rendered again. The last attempt
+    renders under the lock, so a busy company still gets its signature through.
+    """
+    for attempt in range(SIGN_ATTEMPTS):
+        request = await signature_request(token=token, now=now)
+        signature = _Signature(request, _clean_name(signer_name), ip, user_agent, now)
+        quote = await quote_as_of(
+            purchase=request.purchase, company=request.company, today=now.date()
+        )
+        prepared = _Prepared(quote, await _render(signature, quote))
+        try:
+            await _confirm(signature, prepared, last_attempt=attempt == SIGN_ATTEMPTS - 1)
+        except _PoolsMoved:
+            continue
+        break
+    return await LicensePurchase.get(id=request.purchase.id)
+
+
+async def _confirm(signature: _Signature, prepared: _Prepared, *, last_attempt: bool) -> None:
+    purchase, company, now = signature.request.purchase, signature.request.company, signature.now
     async with in_transaction():
-        await data_version.changed(request.company.id)
+        await data_version.changed(company.id)
         # The guard makes concurrent signatures race for one row: only one can win it.
         won = await LicensePurchase.filter(
             id=purchase.id, status=PurchaseStatus.PENDING_SIGNATURE, expires_at__gt=now
         ).update(
             status=PurchaseStatus.CONFIRMED,
             signed_at=now,
-            signer_name=name,
-            signer_ip=(ip or "")[:64] or None,
-            signer_user_agent=(user_agent or "")[:500] or None,
+            signer_name=signature.name,
+            signer_ip=(signature.ip or "")[:64] or None,
+            signer_user_agent=(signature.user_agent or "")[:500] or None,
         )
         if won != 1:
             raise PurchaseNotPending("This purchase has already been signed.", field="token")
+        # Under the company lock the pools hold still: the breakdown now is the one signed.
+        quote = await quote_as_of(purchase=purchase, company=company, today=now.date())
+        addendum = prepared.addendum
+        if quote != prepared.quote:
+            if not last_attempt:
+                raise _PoolsMoved
+            addendum = await _render(signature, quote)
+        await LicensePurchase.filter(id=purchase.id).update(signed_quote=quote.to_json())
         await LicensePool.filter(id=purchase.pool_id).update(total=F("total") + purchase.quantity)
-        pool = await LicensePool.get(id=purchase.pool_id)
-        signer = Actor(user_id=None, token_id=None)
-        contract_id = purchase.contract_id
-        await audit.record(
-            company_id=request.company.id,
-            contract_id=contract_id,
-            actor=signer,
-            action="purchase.confirmed",
-            subject_type="LicensePurchase",
-            subject_id=purchase.id,
-            details={"signerName": name, "ip": ip},
-            now=now,
-        )
-        await audit.record(
-            company_id=request.company.id,
-            contract_id=contract_id,
-            actor=signer,
-            action="pool.total_increased",
-            subject_type="LicensePool",
-            subject_id=pool.id,
-            details={
-                "kind": str(pool.kind),
-                "totalBefore": pool.total - purchase.quantity,
-                "totalAfter": pool.total,
-                "purchaseId": purchase.id,
-            },
-            now=now,
-        )
-        await create_addendum(
-            company=request.company,
-            contract_id=contract_id,
-            purchase_id=purchase.id,
-            quote=request.quote,
-            signer_name=name,
-            signed_at=now,
-        )
-    return await LicensePurchase.get(id=purchase.id)
+        await _audit(signature, quote)
+        await store_addendum(contract_id=purchase.contract_id, document=addendum)
+
+
+async def _audit(signature: _Signature, quote: Quote) -> None:
+    purchase, company = signature.request.purchase, signature.request.company
+    record = partial(
+        audit.record,
+        company_id=company.id,
+        contract_id=purchase.contract_id,
+        actor=Actor(user_id=None, token_id=None),  # a signature by link
+        now=signature.now,
+    )
+    await record(
+        action="purchase.confirmed",
+        subject_type="LicensePurchase",
+        subject_id=purchase.id,
+        details={
+            "signerName": signature.name,
+            "ip": signature.ip,
+            "billedFrom": quote.starts_on.isoformat(),
+            "totalMinor": quote.total_minor,
+            "currency": quote.currency,
+        },
+    )
+    await record(
+        action="pool.total_increased",
+        subject_type="LicensePool",
+        subject_id=purchase.pool_id,
+        details={
+            "kind": str(purchase.kind),
+            "totalBefore": quote.current_total,
+            "totalAfter": quote.new_total,
+            "purchaseId": purchase.id,
+        },
+    )
