@@ -36,7 +36,10 @@ class RequestContext:
     admitted: set[str] = field(default_factory=set, repr=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(now=self.settings.clock.now())
+        viewer = self.viewer_or_none
+        self.loaders = Loaders(
+            now=self.settings.clock.now(), company_id=viewer.company_id if viewer else None
+        )
 
     def digest_of(self, query: str) -> str:
         found = self._digests.get(query)

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
 
 from strawberry.dataloader import DataLoader
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
 
 from models.contract import Contract, LicensePool
 from models.document import ContractDocument
 from models.purchase import OutboxEmail
-from models.user import LicenseAssignment, User
+from models.user import LicenseAssignment
 from services import documents, purchase_reads, subscription, users
+from services import node_reads as reads
+
+M = TypeVar("M", bound=Model)
 
 
 async def _contracts(company_ids: Sequence[int]) -> list[list[Contract]]:
@@ -31,11 +37,9 @@ async def _used_bytes(contract_ids: Sequence[int]) -> list[int]:
     return [used.get(contract_id, 0) for contract_id in contract_ids]
 
 
-async def _documents(contract_ids: Sequence[int]) -> list[list[ContractDocument]]:
-    grouped: dict[int, list[ContractDocument]] = defaultdict(list)
-    for document in await documents.documents_for_contracts(contract_ids):
-        grouped[document.contract_id].append(document)
-    return [grouped[contract_id] for contract_id in contract_ids]
+async def _documents(pages: Sequence[documents.DocumentPage]) -> list[list[ContractDocument]]:
+    # A company has a contract per product, two at most: a query each (LIMIT is per contract).
+    return [await documents.documents_page(page) for page in pages]
 
 
 async def _assignments(user_ids: Sequence[int]) -> list[list[LicenseAssignment]]:
@@ -45,9 +49,9 @@ async def _assignments(user_ids: Sequence[int]) -> list[list[LicenseAssignment]]
     return [grouped[user_id] for user_id in user_ids]
 
 
-async def _users(user_ids: Sequence[int]) -> list[User | None]:
-    found = {user.id: user for user in await User.filter(id__in=list(user_ids))}
-    return [found.get(user_id) for user_id in user_ids]
+def _in_key_order(rows: Sequence[M], keys: Sequence[int]) -> list[M | None]:
+    found = {int(row.pk): row for row in rows}
+    return [found.get(key) for key in keys]
 
 
 async def _latest_emails(purchase_ids: Sequence[int]) -> list[OutboxEmail | None]:
@@ -55,19 +59,45 @@ async def _latest_emails(purchase_ids: Sequence[int]) -> list[OutboxEmail | None
     return [latest.get(purchase_id) for purchase_id in purchase_ids]
 
 
-class Loaders:
-    """Created fresh for every request, so nothing is cached across requests or companies."""
+class _ByIdOfCompany(Generic[M]):
+    """Rows by primary key, only the viewer's company's: another company's read as missing."""
 
-    def __init__(self, now: dt.datetime) -> None:
+    def __init__(self, company_id: int | None, query: Callable[[int, list[int]], QuerySet[M]]):
+        self.company_id = company_id
+        self.query = query
+
+    async def __call__(self, ids: Sequence[int]) -> list[M | None]:
+        if self.company_id is None:
+            return [None] * len(ids)
+        return _in_key_order(await self.query(self.company_id, list(ids)), ids)
+
+
+def _loader(
+    company_id: int | None, query: Callable[[int, list[int]], QuerySet[M]]
+) -> DataLoader[int, M | None]:
+    return DataLoader(load_fn=_ByIdOfCompany(company_id, query))
+
+
+class Loaders:
+    """Created fresh for every request, so nothing is cached across requests or companies.
+
+    Rows looked up by id come only from `company_id`, the viewer's company.
+    """
+
+    def __init__(self, now: dt.datetime, company_id: int | None) -> None:
         async def pending(pool_ids: Sequence[int]) -> list[int]:
             counts = await purchase_reads.pending_by_pool(pool_ids, now)
             return [counts.get(pool_id, 0) for pool_id in pool_ids]
 
         self.pending_by_pool = DataLoader(load_fn=pending)
-        self.users_by_id = DataLoader(load_fn=_users)
+        self.users_by_id = _loader(company_id, reads.users)
+        self.contracts_by_id = _loader(company_id, reads.contracts)
+        self.pools_by_id = _loader(company_id, reads.pools)
+        self.documents_by_id = _loader(company_id, reads.documents)
+        self.purchases_by_id = _loader(company_id, reads.purchases)
         self.latest_email_by_purchase = DataLoader(load_fn=_latest_emails)
         self.contracts_by_company = DataLoader(load_fn=_contracts)
         self.pools_by_contract = DataLoader(load_fn=_pools)
         self.used_bytes_by_contract = DataLoader(load_fn=_used_bytes)
-        self.documents_by_contract = DataLoader(load_fn=_documents)
+        self.document_pages = DataLoader(load_fn=_documents)
         self.assignments_by_user = DataLoader(load_fn=_assignments)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from models.contract import Contract, LicensePool
 from models.document import ContractDocument
 from models.enums import KIND_ORDER, LicenseKind, Product
 from models.plan import Plan
 from resolvers.context import RequestContext
+from resolvers.errors import bad_request
+from resolvers.ids import decode_id
+from resolvers.pagination import page_size
+from services.documents import DocumentPage
 from services.download_links import download_url
 from services.usage import Usage, allowance_bytes, combined
 
@@ -51,8 +56,21 @@ async def company_usage(ctx: RequestContext) -> Usage:
     return combined(await asyncio.gather(*(contract_usage(ctx, row) for row in rows)))
 
 
-async def documents(ctx: RequestContext, contract_id: int) -> list[ContractDocument]:
-    return await ctx.loaders.documents_by_contract.load(contract_id)
+async def documents(
+    ctx: RequestContext, contract_id: int, first: int | None, after: str | None
+) -> list[ContractDocument]:
+    page = DocumentPage(contract_id=contract_id, first=page_size(first))
+    if after is not None:
+        last = await _document(ctx, after)
+        if last is None or last.contract_id != contract_id:
+            raise bad_request("`after` is not the id of a document of this contract.")
+        page = replace(page, after=(last.signed_at, last.id))
+    return await ctx.loaders.document_pages.load(page)
+
+
+async def _document(ctx: RequestContext, global_id: str) -> ContractDocument | None:
+    pk = decode_id(global_id, "ContractDocument")
+    return None if pk is None else await ctx.loaders.documents_by_id.load(pk)
 
 
 def document_download_url(ctx: RequestContext, document_id: int) -> str:

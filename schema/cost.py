@@ -46,8 +46,9 @@ LIST_SIZES = {
     "prices": 3,
     "licenses": 2,
     "lines": 2,
-    "documents": 10,
 }
+# Plain lists with a `first` argument: they multiply by it, 50 when not given.
+PAGED_LISTS = {"documents"}
 INTROSPECTION_ROOTS = {"__schema": "__Schema", "__type": "__Type"}
 
 
@@ -88,6 +89,9 @@ class _Walker:
             ids = self._argument(node, "ids")
             return len(ids) if isinstance(ids, list) else 1
         if isinstance(get_nullable_type(returns), GraphQLList):
+            if node.name.value in PAGED_LISTS:
+                first = self._argument(node, "first")
+                return first if isinstance(first, int) and first >= 0 else DEFAULT_PAGE_SIZE
             return LIST_SIZES.get(node.name.value, 1)
         return 1
 

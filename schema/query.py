@@ -34,8 +34,7 @@ _NODE_BUILDERS: dict[str, Callable[[strawberry.Info, Any], Node]] = {
 }
 
 
-async def _node(info: strawberry.Info, global_id: str) -> Node | None:
-    found = await node_resolvers.fetch_node(info.context, global_id)
+def _built(info: strawberry.Info, found: tuple[str, Any] | None) -> Node | None:
     if found is None:
         return None
     type_name, row = found
@@ -46,11 +45,12 @@ async def _node(info: strawberry.Info, global_id: str) -> Node | None:
 class Query(PurchaseQueries):
     @strawberry.field(description="Fetch any object by its global id; null when not visible.")
     async def node(self, info: strawberry.Info, id: strawberry.ID) -> Node | None:
-        return await _node(info, id)
+        return _built(info, await node_resolvers.fetch_node(info.context, id))
 
     @strawberry.field(description="Fetch objects by global id, in the order given.")
     async def nodes(self, info: strawberry.Info, ids: list[strawberry.ID]) -> list[Node | None]:
-        return [await _node(info, global_id) for global_id in ids]
+        found = await node_resolvers.fetch_nodes(info.context, list(ids))
+        return [_built(info, each) for each in found]
 
     @strawberry.field(
         description="The authenticated user. Errors with extensions.code UNAUTHENTICATED when "

@@ -209,10 +209,20 @@ class Contract(Node):
 
     @strawberry.field(
         description="Signed contract documents, newest first by signedAt: one addendum per "
-        "signed purchase, and the master agreement (signedAt: startsOn at 00:00 UTC)."
+        "signed purchase, and a master agreement per term (signedAt: its startsOn at 00:00 "
+        "UTC). At most `first` (default 50, at most 100) of them; for older ones pass the id of "
+        "the last document seen as `after`."
     )
-    async def documents(self, info: strawberry.Info) -> list[ContractDocument]:
-        rows = await resolve.documents(info.context, self.row.id)
+    async def documents(
+        self,
+        info: strawberry.Info,
+        first: int | None = None,
+        after: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="The id of the last document of the page before."),
+        ] = None,
+    ) -> list[ContractDocument]:
+        rows = await resolve.documents(info.context, self.row.id, first, after)
         return [ContractDocument.from_model(row) for row in rows]
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from models.contract import Contract, LicensePool, StorageUsage
-from models.document import ContractDocument
 from models.enums import PRODUCT_ORDER
 from services.errors import NotFound
 
@@ -37,19 +36,3 @@ async def used_bytes_for_contracts(contract_ids: Sequence[int]) -> dict[int, int
         "contract_id", "used_bytes"
     )
     return {int(contract_id): int(used) for contract_id, used in rows}
-
-
-async def pool_of_company(*, company_id: int, pool_id: int) -> LicensePool | None:
-    return (
-        await LicensePool.filter(id=pool_id, contract__company_id=company_id)
-        .select_related("contract__plan")
-        .first()
-    )
-
-
-async def document_of_company(*, company_id: int, document_id: int) -> ContractDocument | None:
-    return (
-        await ContractDocument.filter(id=document_id, contract__company_id=company_id)
-        .only("id", "contract_id", "kind", "title", "signed_at")
-        .first()
-    )

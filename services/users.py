@@ -35,7 +35,3 @@ async def assignments_for_users(user_ids: Sequence[int]) -> list[LicenseAssignme
         .select_related("pool")
         .order_by("user_id", "product")
     )
-
-
-async def user_of_company(*, company_id: int, user_id: int) -> User | None:
-    return await User.filter(id=user_id, company_id=company_id).first()

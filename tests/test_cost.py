@@ -19,11 +19,12 @@ def cost(query: str, variables: dict[str, object] | None = None) -> int:
     return analyze(SCHEMA, parse(query), None, variables).cost
 
 
-def test_the_dashboard_costs_59() -> None:
-    # subscription 1 + company 1 + usage 1 + 2 contracts x 28, where a contract is itself 1
+def test_the_dashboard_costs_139() -> None:
+    # subscription 1 + company 1 + usage 1 + 2 contracts x 68, where a contract is itself 1
     # + plan (1 + 3 prices x (1 + unitAmount 1)) 7 + 3 pools x (1 + price 1 + unitAmount 1) 9
-    # + usage 1 + 10 documents.
-    assert cost(DASHBOARD) == 1 + 1 + 1 + 2 * (1 + 7 + 9 + 1 + 10) == 59
+    # + usage 1 + documents: `first`, 50 when not given.
+    assert cost(DASHBOARD) == 1 + 1 + 1 + 2 * (1 + 7 + 9 + 1 + 50) == 139
+    assert cost(DASHBOARD.replace("documents {", "documents(first: 5) {")) == 3 + 2 * 23
 
 
 def test_a_page_of_100_users_with_licenses_costs_404() -> None:

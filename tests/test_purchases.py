@@ -398,6 +398,36 @@ async def test_signer_addresses_are_for_the_finance_roles_own_tokens_only(
     assert from_partner["signerName"] == "Olivia Owner"
 
 
+async def test_documents_come_in_pages_newest_first(
+    client: httpx.AsyncClient, acme: Acme, smtp: SmtpServer
+) -> None:
+    for quantity in (1, 2, 3):
+        await purchase(client, acme.tokens["owner"], quantity=quantity)
+        await sign(client, signature_token((await smtp.wait_for(quantity))[-1], BASE_URL))
+    query = """query($after: ID) { subscription { contract(product: JOBS) {
+      documents(first: 2, after: $after) { id title } } } }"""
+
+    async def page(after: str | None) -> list[dict[str, str]]:
+        body = await gql(client, query, {"after": after}, token=acme.tokens["owner"])
+        documents: list[dict[str, str]] = body["data"]["subscription"]["contract"]["documents"]
+        return documents
+
+    first = await page(None)
+    second = await page(first[-1]["id"])
+    third = await page(second[-1]["id"])
+    assert [d["title"][:22] for d in first + second + third] == [
+        "Addendum: 3 Contracted",
+        "Addendum: 2 Contracted",
+        "Addendum: 1 Contracted",
+        "Master agreement (Jobs",
+    ]
+    assert third == []
+    foreign = await gql(
+        client, query, {"after": encode_id("ContractDocument", 999)}, token=acme.tokens["owner"]
+    )
+    assert error_codes(foreign) == ["BAD_USER_INPUT"]
+
+
 async def test_documents_list_newest_first(
     client: httpx.AsyncClient, acme: Acme, smtp: SmtpServer
 ) -> None:

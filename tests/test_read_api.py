@@ -6,6 +6,8 @@ import base64
 
 import httpx
 
+from bench.sql_count import count_sql
+from resolvers.ids import encode_id
 from tests.conftest import Acme, gql
 
 DASHBOARD = """
@@ -99,7 +101,10 @@ async def test_dashboard_shows_both_contracts_as_loaded(
         "percentUsed": 32.5,
     }
     [master] = jobs["documents"]
-    assert master["title"] == "Master agreement (Jobs, Customer Journey Plan)"
+    assert (
+        master["title"]
+        == "Master agreement (Jobs, Customer Journey Plan, 2026-01-01 to 2027-12-31)"
+    )
     assert master["signedAt"] == "2026-01-01T00:00:00+00:00"
     assert master["downloadUrl"].startswith("http://licensing.test/documents/")
 
@@ -239,3 +244,22 @@ async def test_unknown_and_malformed_ids_read_as_null(
         token=acme.tokens["owner"],
     )
     assert body == {"data": {"nodes": [None, None, None]}}
+
+
+async def test_nodes_loads_one_query_per_type_whatever_the_number_of_ids(
+    client: httpx.AsyncClient, acme: Acme
+) -> None:
+    token = acme.tokens["owner"]
+    users = [encode_id("User", pk) for pk in (1, 2, 3, 4)]
+    pools = [encode_id("LicensePool", pk) for pk in range(1, 7)]
+    query = "query($ids: [ID!]!) { nodes(ids: $ids) { id } }"
+    await gql(client, "{ viewer { name } }", token=token)  # the token's first use writes more
+    with count_sql() as few:
+        small = await gql(client, query, {"ids": users[:1] + pools[:1]}, token=token)
+    with count_sql() as many:
+        large = await gql(client, query, {"ids": users + pools}, token=token)
+    assert [node["id"] for node in small["data"]["nodes"]] == users[:1] + pools[:1]
+    assert [node["id"] for node in large["data"]["nodes"]] == users + pools
+    # The token lookup, the rate limit, one query for the users and one for the pools, and the
+    # response cache's look at the next purchase to lapse.
+    assert few.statements == many.statements == 5
