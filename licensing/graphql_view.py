@@ -38,6 +38,10 @@ class LicensingGraphQL(GraphQL[RequestContext, None]):
             parsed = json.loads(data)
         except UnicodeDecodeError:
             raise HTTPException(400, "The request body is not valid UTF-8.") from None
+        if parsed == []:
+            raise HTTPException(
+                400, "The batch is empty: send at least one operation, or a single JSON object."
+            )
         objects = parsed if isinstance(parsed, list) else [parsed]
         if not all(isinstance(item, dict) for item in objects):
             raise HTTPException(

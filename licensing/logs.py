@@ -43,8 +43,12 @@ def configure(level: str | int = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
-    # fontTools narrates every PDF's font subsetting at INFO.
-    logging.getLogger("fontTools").setLevel(logging.WARNING)
+    # fontTools narrates every PDF's font subsetting at INFO, Tortoise each start and stop:
+    # heard at DEBUG only.
+    for chatty in ("fontTools", "tortoise"):
+        logging.getLogger(chatty).setLevel(
+            logging.NOTSET if root.level <= logging.DEBUG else logging.WARNING
+        )
 
 
 def level_from_env() -> str:

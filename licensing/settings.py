@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-logger = logging.getLogger(__name__)
 
 
 class SettingsError(ValueError):
@@ -125,6 +122,8 @@ class Settings:
     mail_from: str = "licensing@localhost"
     public_base_url: str = "http://127.0.0.1:8000"
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    # No SECRET_KEY was set: the key above was made for this start (`licensing serve` warns).
+    secret_key_generated: bool = False
     signature_link_ttl_hours: int = 720
     download_url_ttl_seconds: int = 900
     rate_limit_enabled: bool = True
@@ -153,13 +152,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        secret_key = env.get("SECRET_KEY")
-        if not secret_key:
-            logger.warning(
-                "SECRET_KEY is not set: a random key was generated, so download links "
-                "stop working when the service restarts. Set SECRET_KEY in production."
-            )
-            secret_key = secrets.token_urlsafe(32)
+        secret_key = env.get("SECRET_KEY") or ""
         return cls(
             database_url=env.get("DATABASE_URL", cls.database_url),
             database_pool_max=_positive_int(
@@ -175,7 +168,8 @@ class Settings:
             smtp_starttls=_flag(env.get("SMTP_STARTTLS", "false")),
             mail_from=env.get("MAIL_FROM", cls.mail_from),
             public_base_url=env.get("PUBLIC_BASE_URL", cls.public_base_url).rstrip("/"),
-            secret_key=secret_key,
+            secret_key=secret_key or secrets.token_urlsafe(32),
+            secret_key_generated=not secret_key,
             signature_link_ttl_hours=_positive_int(
                 "SIGNATURE_LINK_TTL_HOURS", env.get("SIGNATURE_LINK_TTL_HOURS", "720")
             ),

@@ -348,9 +348,16 @@ async def test_interleaved_switches_and_deletes_stay_consistent(
         calls.append(
             _delete(client, acme.tokens["owner"], kind=("MONTHLY", "DAILY")[n % 2], quantity=1)
         )
-    await asyncio.gather(*calls)
+    results = await asyncio.gather(*calls)
     await _consistent()
     assert await LicenseAssignment.filter(product="JOBS").count() == 4
+    # The interleaving did real work on both paths, not only refusals.
+    assigned = [r for r in results[0::2] if not r["data"]["assignLicense"]["userErrors"]]
+    deleted = [r for r in results[1::2] if not r["userErrors"]]
+    assert len(assigned) >= 10
+    assert len(deleted) >= 4
+    totals = dict(await LicensePool.filter(contract_id=1).values_list("kind", "total"))
+    assert totals["MONTHLY"] + totals["DAILY"] == 16 - len(deleted)
 
 
 async def test_user_deletions_beside_unassignments_never_deadlock(

@@ -36,6 +36,21 @@ async def _status(client: httpx.AsyncClient, token: str, purchase_id: str) -> di
     return node
 
 
+async def _sentinel_delivered(
+    client: httpx.AsyncClient, token: str, smtp: SmtpServer, *, emails_before: int
+) -> None:
+    """Proof the sender has moved on: a later purchase's email arrived after the earlier ones.
+
+    The sender takes the outbox in order, so a duplicate of an earlier email would have come
+    before it. Then each earlier email arrived exactly once.
+    """
+    sentinel = await purchase(client, token, kind="DAILY", quantity=1, idempotencyKey="sentinel")
+    assert sentinel["userErrors"] == []
+    inbox = await smtp.wait_for(emails_before + 1)
+    assert len(inbox) == emails_before + 1
+    assert len({message["Message-ID"] for message in inbox}) == emails_before + 1
+
+
 async def test_same_key_same_input_returns_the_first_purchase(
     client: httpx.AsyncClient, acme: Acme, smtp: SmtpServer
 ) -> None:
@@ -51,10 +66,8 @@ async def test_same_key_same_input_returns_the_first_purchase(
     )
     blank = await purchase(client, owner, idempotencyKey="  ")
     assert blank["userErrors"][0]["code"] == "INVALID_IDEMPOTENCY_KEY"
-    await smtp.wait_for(1)
-    await asyncio.sleep(0.3)
-    assert len(smtp.inbox) == 1
-    assert await LicensePurchase.all().count() == 1
+    await _sentinel_delivered(client, owner, smtp, emails_before=1)
+    assert await LicensePurchase.all().count() == 2  # the one keyed purchase and the sentinel
 
 
 async def test_twenty_concurrent_purchases_with_one_key_make_one(
@@ -102,8 +115,7 @@ async def test_smtp_down_then_up_delivers_once_and_keeps_the_purchase(
     assert "Connect" in row.last_error
     smtp.start()
     [message] = await smtp.wait_for(1)
-    await asyncio.sleep(0.5)
-    assert len(smtp.inbox) == 1
+    await _sentinel_delivered(client, acme.tokens["owner"], smtp, emails_before=1)
     final = await _status(client, acme.tokens["owner"], made["id"])
     assert final["confirmationEmailStatus"] == "SENT"
     assert (await sign(client, signature_token(message, BASE_URL)))["userErrors"] == []
@@ -217,3 +229,25 @@ async def test_requested_by_reads_null_once_the_user_is_deleted(
         token=acme.tokens["owner"],
     )
     assert body["data"]["node"] == {"requestedBy": None, "status": "PENDING_SIGNATURE"}
+
+
+async def test_an_idempotency_key_belongs_to_one_company(
+    client: httpx.AsyncClient, acme: Acme, other_company: str, smtp: SmtpServer
+) -> None:
+    """The same key from another company makes that company's own purchase, not a replay."""
+    acme_made = await purchase(client, acme.tokens["owner"], idempotencyKey="order-1", quantity=3)
+    body = await gql(client, "{ subscription { contracts { id } } }", token=other_company)
+    bolt_contract = body["data"]["subscription"]["contracts"][0]["id"]
+    # A different input under the same key: for Bolt it is a first use, not a reuse.
+    bolt_made = await purchase(
+        client, other_company, contractId=bolt_contract, idempotencyKey="order-1", quantity=1
+    )
+    assert bolt_made["userErrors"] == []
+    assert bolt_made["purchase"]["id"] != acme_made["purchase"]["id"]
+    assert bolt_made["purchase"]["confirmationSentTo"] == "office@bolt-plumbing.example"
+    rows = await LicensePurchase.filter(idempotency_key="order-1").order_by("id")
+    assert [(row.company_id, row.quantity) for row in rows] == [(1, 3), (2, 1)]
+    replay = await purchase(
+        client, other_company, contractId=bolt_contract, idempotencyKey="order-1", quantity=1
+    )
+    assert replay["purchase"]["id"] == bolt_made["purchase"]["id"]

@@ -56,15 +56,27 @@ async def _queue_purchases(count: int) -> None:
 
 
 async def _send_with(senders: list[Mailer], smtp: SmtpServer, emails: int) -> None:
-    """Run the senders side by side until the emails arrived, and a while longer."""
+    """Run the senders side by side until every email is recorded as sent, then stop them.
+
+    Stopping waits for each sender's send in hand: after it, nothing more can arrive, so what
+    the server holds is final.
+    """
     stop = asyncio.Event()
     running = [asyncio.create_task(sender.run(stop)) for sender in senders]
     try:
         await smtp.wait_for(emails, within=60)
-        await asyncio.sleep(1.0)  # time for a duplicate to show up, if one were coming
+        await _all_recorded_sent(emails)
     finally:
         stop.set()
         await asyncio.gather(*running)
+
+
+async def _all_recorded_sent(emails: int, within: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while await OutboxEmail.filter(status=EmailStatus.SENT).count() < emails:
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("the emails arrived but were never all recorded as sent")
+        await asyncio.sleep(0.02)
 
 
 async def test_two_senders_deliver_each_of_200_emails_exactly_once(
