@@ -234,6 +234,10 @@ async def test_a_changed_plan_is_reported_and_adjust_issues_new_agreements(
             "$.companies[0].users[0].licenses.JOBS",
         ),
         (lambda d: d.update(extra=1), "$.extra: Extra inputs are not permitted"),
+        (
+            lambda d: d["companies"][0].update(currency="ABC"),
+            "$.companies[0].currency: Value error, ABC is not an ISO 4217 currency code",
+        ),
     ],
 )
 async def test_a_malformed_fixture_is_refused_whole(

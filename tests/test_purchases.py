@@ -211,6 +211,9 @@ async def test_buy_and_sign_through_the_emailed_link(
 
     page = await client.get(f"/sign/{token}")
     assert page.status_code == 200
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'none'" in policy
+    assert "frame-ancestors 'none'" in policy  # a page that signs must not be framed
     html = page.text
     for expected in (
         "Acme Heating Ltd",
