@@ -1,16 +1,21 @@
-"""Reference servers: what this stack does at best, with no database and no rules.
+"""Reference servers: what this stack does at best, with no rules (and no database but one).
 
-    python -m bench.reference_apps {plain,typename,memory} USERS PORT
+    python -m bench.reference_apps {plain,typename,memory,tortoise} USERS PORT
 
 `plain` is a Starlette route returning a fixed 335-byte JSON; `typename` is Strawberry
 answering `{ __typename }`; `memory` is Strawberry answering the dashboard and users-page
-documents (bench/documents.py) with the same shape from objects built in memory. Both
-Strawberry servers use the parser and validation caches, like the project's server.
+documents (bench/documents.py) with the same shape from objects built in memory; `tortoise`
+is the same Strawberry server reading the dashboard from DATABASE_URL the plainest way, with
+Tortoise's `prefetch_related` (4 SELECTs: contracts, plans, pools, storage) and no token.
+
+Each is as fast as the stack makes it: the plainest Strawberry schema with its parser and
+validation caches and no other extension, uvicorn on uvloop and httptools, no access log.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -242,15 +247,30 @@ def memory(users: int) -> GraphQL[None, None]:
     return GraphQL(strawberry.Schema(query=Query, extensions=_caches()))
 
 
+def tortoise(database_url: str) -> Starlette:
+    """The dashboard read through Tortoise the plainest way, for company 1, no token."""
+    from bench.naive_tortoise import naive_dashboard_app
+
+    return naive_dashboard_app(database_url, _caches())
+
+
 def main() -> None:
     name, users, port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     apps: dict[str, Callable[[], ASGIApp]] = {
         "plain": plain,
         "typename": typename,
         "memory": lambda: memory(users),
+        "tortoise": lambda: tortoise(os.environ["DATABASE_URL"]),
     }
-    # The same uvicorn defaults as `licensing serve`.
-    uvicorn.run(apps[name](), host="127.0.0.1", port=port)
+    uvicorn.run(
+        apps[name](),
+        host="127.0.0.1",
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+    )
 
 
 if __name__ == "__main__":

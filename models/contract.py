@@ -32,6 +32,8 @@ class Contract(Model):
     )
     starts_on = fields.DateField()
     expires_on = fields.DateField()
+    pools: fields.ReverseRelation[LicensePool]
+    storage_usage: fields.BackwardOneToOneRelation[StorageUsage]
 
     class Meta:
         table = "contract"
