@@ -8,7 +8,7 @@ from pathlib import Path
 
 from licensing import db
 from services.fixtures import load_fixture_text
-from services.tokens import create_token
+from services.protection.tokens import create_token
 
 DEMO_FIXTURE = Path(__file__).resolve().parent.parent / "licensing" / "demo_fixture.json"
 OWNER = "olivia@acme-heating.example"

@@ -34,11 +34,11 @@ from bench import documents as doc
 from bench.dataset import build
 from bench.loadgen import Load, Run, cpu_seconds, has_wrk, memory_kib, run_python, run_wrk
 from bench.service import SOAK_TODAY, Service, service_env
+from bench.smtp import SmtpServer
 from bench.sql_count import count_sql
 from licensing.app import create_app
 from licensing.settings import Clock, Settings
 from resolvers.ids import encode_id
-from tests.smtp import SmtpServer
 
 
 def _two_cpus() -> tuple[int | None, int | None]:

@@ -13,7 +13,7 @@ from typing import IO
 
 import httpx
 
-from tests.smtp import free_port
+from bench.smtp import free_port
 
 SOAK_TODAY = "2026-11-26"  # the demo fixture's contracts are current on this date
 

@@ -33,6 +33,7 @@ from pathlib import Path
 import httpx
 
 from bench.service import SOAK_TODAY, Service, service_env
+from bench.smtp import SmtpServer
 from bench.soak_check import Report, Window, baseline, check
 from bench.soak_load import Budget, Client, Signer, World
 from licensing import db
@@ -43,8 +44,7 @@ from models.enums import Role
 from models.purchase import EmailStatus, OutboxEmail
 from models.user import User
 from services.fixtures import load_fixture_text
-from services.tokens import create_token
-from tests.smtp import SmtpServer
+from services.protection.tokens import create_token
 
 DEMO_FIXTURE = Path(__file__).resolve().parent.parent / "licensing" / "demo_fixture.json"
 OWNER = "olivia@acme-heating.example"

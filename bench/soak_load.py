@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 
+from bench.smtp import signature_token
 from resolvers.ids import decode_id, encode_id
-from tests.smtp import signature_token
 
 DASHBOARD = """{ subscription {
   usage { usedBytes allowanceBytes percentUsed }

@@ -18,9 +18,9 @@ import uvicorn
 from licensing import db, logs
 from licensing.settings import Settings, SettingsError
 from schema.api import build_schema, export_sdl
-from services import persisted_queries, tokens
 from services.errors import DomainError, FixtureError
 from services.fixtures import load_fixture_text
+from services.protection import persisted_queries, tokens
 
 DEMO_OWNER_EMAIL = "olivia@acme-heating.example"
 

@@ -10,9 +10,9 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from licensing.settings import Settings
-from services import documents
-from services.download_links import DownloadLinkExpired, verify_download
-from services.errors import DomainError, NotFound
+from services.errors import DomainError, DownloadLinkExpired, NotFound
+from services.subscription import documents
+from services.subscription.download_links import verify_download
 
 
 def _slug(title: str) -> str:

@@ -17,8 +17,8 @@ from licensing.settings import Settings
 from resolvers.context import RequestContext
 from resolvers.errors import ClientError
 from schema.api import build_schema
-from schema.bounded_cache import ByteBoundedLru
-from services import persisted_queries, tokens
+from schema.protection.bounded_cache import ByteBoundedLru
+from services.protection import persisted_queries, tokens
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 KNOWN_QUERIES_BYTES = 4 * 1024 * 1024  # persisted documents kept in memory per process

@@ -15,8 +15,8 @@ from licensing.email_sender import EmailSender
 from licensing.settings import Settings
 from licensing.views import purchase_view, templates
 from models.purchase import LicensePurchase, OutboxEmail
-from services import outbox, signing
-from services.pricing import Quote
+from services.purchases import outbox, signing
+from services.purchases.pricing import Quote
 
 logger = logging.getLogger(__name__)
 EMAILS_PER_PASS = 20

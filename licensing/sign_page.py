@@ -11,13 +11,13 @@ from starlette.routing import Route
 
 from licensing.settings import Settings
 from licensing.views import purchase_view, templates
-from services import signing
 from services.errors import (
     DomainError,
     PurchaseNotPending,
     SignatureTokenExpired,
     SignerNameRequired,
 )
+from services.purchases import signing
 
 # Pages about links that cannot be used: gone for used, cancelled or expired, else not found.
 _STATUS = {PurchaseNotPending: 410, SignatureTokenExpired: 410}

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from services.money import format_money
-from services.pricing import Quote
+from services.purchases.pricing import Quote
 
 templates = Environment(
     loader=PackageLoader("licensing", "templates"),

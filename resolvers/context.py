@@ -12,7 +12,7 @@ from resolvers.errors import forbidden, unauthenticated
 from resolvers.loaders import Loaders
 from services.access import Viewer, require_license_manager, require_license_writer
 from services.errors import AccessDenied
-from services.persisted_queries import sha256_of
+from services.protection.persisted_queries import sha256_of
 
 
 @dataclass

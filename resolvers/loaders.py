@@ -15,8 +15,11 @@ from models.contract import Contract, LicensePool
 from models.document import ContractDocument
 from models.purchase import OutboxEmail
 from models.user import LicenseAssignment
-from services import documents, purchase_reads, subscription, users
 from services import node_reads as reads
+from services.licenses import users
+from services.purchases import reads as purchase_reads
+from services.subscription import documents
+from services.subscription import reads as subscription
 
 M = TypeVar("M", bound=Model)
 

@@ -12,10 +12,12 @@ from models.user import User
 from resolvers.context import RequestContext
 from resolvers.outcome import Outcome, actor_of, decode_pk, outcome
 from resolvers.pagination import decode_cursor, encode_cursor, page_size
-from services import outbox, purchase_reads, purchases, quotes, signing
 from services.access import sees_signer_addresses
-from services.pricing import Quote
-from services.purchase_reads import Page
+from services.purchases import lifecycle as purchases
+from services.purchases import outbox, quotes, signing
+from services.purchases import reads as purchase_reads
+from services.purchases.pricing import Quote
+from services.purchases.reads import Page
 
 
 def link_ttl(ctx: RequestContext) -> dt.timedelta:

@@ -13,8 +13,8 @@ from resolvers.context import RequestContext
 from resolvers.errors import bad_request
 from resolvers.ids import decode_id
 from resolvers.pagination import page_size
-from services.documents import DocumentPage
-from services.download_links import download_url
+from services.subscription.documents import DocumentPage
+from services.subscription.download_links import download_url
 from services.usage import Usage, allowance_bytes, combined
 
 

@@ -19,15 +19,15 @@ from strawberry.types import ExecutionContext
 from licensing.settings import Settings
 from resolvers.context import RequestContext
 from resolvers.errors import ClientError
-from schema.company import Company, User
-from schema.document_cache import DocumentCache, DocumentStore
+from schema.licenses.types import Company, User
 from schema.mutations import Mutation
-from schema.protection import ApiProtection
-from schema.purchases import LicensePurchase
+from schema.protection.document_cache import DocumentCache, DocumentStore
+from schema.protection.extension import ApiProtection
+from schema.protection.response_cache import ResponseCache, ResponseStore
+from schema.purchases.types import LicensePurchase
 from schema.query import Query
-from schema.response_cache import ResponseCache, ResponseStore
 from schema.scalars import SCALAR_MAP
-from schema.subscription import Contract, ContractDocument, LicensePool, Subscription
+from schema.subscription.types import Contract, ContractDocument, LicensePool, Subscription
 
 logger = logging.getLogger("licensing.errors")
 

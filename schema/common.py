@@ -6,6 +6,7 @@ from enum import Enum
 
 import strawberry
 
+from models import plan as plan_models
 from models.enums import LicenseKind as LicenseKindEnum
 from models.enums import Product as ProductEnum
 from models.enums import Role as RoleEnum
@@ -64,4 +65,21 @@ class Money:
             amount_minor=Int64(amount_minor),
             currency=currency,
             formatted=format_money(amount_minor, currency),
+        )
+
+
+@strawberry.type(description="Price of one license kind.")
+class LicensePrice:
+    kind: LicenseKindEnum
+    unit_amount: Money = strawberry.field(description="Price of one license for one period.")
+    period: BillingPeriod = strawberry.field(
+        description="MONTH for CONTRACTED and MONTHLY, DAY for DAILY."
+    )
+
+    @classmethod
+    def of(cls, plan: plan_models.Plan, kind: LicenseKindEnum) -> LicensePrice:
+        return cls(
+            kind=kind,
+            unit_amount=Money.of(plan.price_minor(kind), plan.currency),
+            period=BillingPeriod.DAY if kind == LicenseKindEnum.DAILY else BillingPeriod.MONTH,
         )

@@ -11,10 +11,10 @@ from models.company import Company as CompanyRow
 from resolvers import node as node_resolvers
 from resolvers.ids import encode_id
 from schema.common import Node
-from schema.company import Company, User
-from schema.purchase_mutations import PurchaseQueries
-from schema.purchases import LicensePurchase
-from schema.subscription import Contract, ContractDocument, LicensePool, Subscription
+from schema.licenses.types import Company, User
+from schema.purchases.mutations import PurchaseQueries
+from schema.purchases.types import LicensePurchase
+from schema.subscription.types import Contract, ContractDocument, LicensePool, Subscription
 
 
 def _subscription_of(company: CompanyRow) -> Subscription:

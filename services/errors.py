@@ -76,3 +76,19 @@ class IdempotencyKeyReused(DomainError):
 
 class InvalidIdempotencyKey(DomainError):
     code = "INVALID_IDEMPOTENCY_KEY"
+
+
+class DownloadLinkInvalid(DomainError):
+    code = "DOWNLOAD_LINK_INVALID"
+
+
+class DownloadLinkExpired(DomainError):
+    code = "DOWNLOAD_LINK_EXPIRED"
+
+
+class ContractExpired(DomainError):
+    code = "CONTRACT_EXPIRED"
+
+
+class UnknownScope(DomainError):
+    code = "UNKNOWN_SCOPE"

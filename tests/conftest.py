@@ -14,12 +14,12 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
+from bench.smtp import SmtpServer, free_port
 from licensing.app import create_app
 from licensing.settings import Clock, Settings
 from services.fixtures import load_fixture_text
-from services.tokens import create_token
+from services.protection.tokens import create_token
 from tests.databases import Databases, databases
-from tests.smtp import SmtpServer, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 CONTRACT_DIR = REPO.parent / "shared" / "contract"

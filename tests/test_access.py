@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from models.token import ApiToken
-from services.tokens import hash_token
+from services.protection.tokens import hash_token
 from tests.conftest import Acme, error_codes, gql
 
 SUBSCRIPTION = "{ subscription { contracts { product } } }"

@@ -6,7 +6,7 @@ import pytest
 from graphql import get_introspection_query, parse
 
 from schema.api import build_schema
-from schema.cost import analyze
+from schema.protection.cost import analyze
 from tests.test_read_api import DASHBOARD
 
 SCHEMA = build_schema()._schema

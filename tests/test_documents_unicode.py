@@ -10,11 +10,11 @@ from urllib.parse import unquote
 import httpx
 from pypdf import PdfReader
 
+from bench.smtp import SmtpServer, signature_token
 from licensing.settings import Settings
 from services.fixtures import load_fixture_text
-from services.tokens import create_token
+from services.protection.tokens import create_token
 from tests.conftest import BASE_URL, gql
-from tests.smtp import SmtpServer, signature_token
 
 PLAN = "Πλάνο Αθηνά"  # Greek
 COMPANY = "Łódź Ogrzewanie Sp. z o.o."  # Polish

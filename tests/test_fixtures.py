@@ -9,6 +9,7 @@ import httpx
 import pytest
 from tortoise.connection import get_connection
 
+from bench.smtp import SmtpServer, signature_token
 from licensing.settings import Settings
 from models.audit import AuditEvent
 from models.contract import LicensePool
@@ -17,10 +18,9 @@ from models.plan import Plan
 from models.user import User
 from resolvers.ids import encode_id
 from services.errors import FixtureError
-from services.fixture_report import LoadReport
 from services.fixtures import load_fixture_text
+from services.fixtures.report import LoadReport
 from tests.conftest import ACME, BASE_URL, EXAMPLE_FIXTURE, Acme, gql
-from tests.smtp import SmtpServer, signature_token
 from tests.test_licenses import ASSIGN, DELETE, DELETE_USER, JOBS
 from tests.test_purchases import purchase, sign
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.smtp import free_port
+from bench.smtp import free_port
 
 FUZZ_EXAMPLES = os.environ.get("FUZZ_EXAMPLES", "25")
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")

@@ -7,10 +7,10 @@ from typing import Any
 import httpx
 import pytest
 
+from bench.smtp import SmtpServer, signature_token
 from models.contract import LicensePool
 from models.purchase import LicensePurchase
 from tests.conftest import BASE_URL, Acme, gql
-from tests.smtp import SmtpServer, signature_token
 from tests.test_purchases import purchase
 
 

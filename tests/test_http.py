@@ -12,7 +12,7 @@ import pytest
 from pypdf import PdfReader
 from tortoise.connection import get_connection
 
-from services.download_links import download_url
+from services.subscription.download_links import download_url
 from tests.conftest import BASE_URL, TODAY, Acme, gql
 
 DOCUMENTS = "{ subscription { contracts { documents { id title downloadUrl } } } }"

@@ -17,7 +17,7 @@ from models.purchase import LicensePurchase
 from models.user import User
 from resolvers.ids import encode_id
 from services.audit import Actor
-from services.purchases import purchase_licenses
+from services.purchases.lifecycle import purchase_licenses
 from tests.conftest import Acme, gql
 
 UNKNOWN_PK = 987_654

@@ -11,11 +11,11 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from bench.service import Service, service_env
+from bench.smtp import SmtpServer, signature_token
 from licensing.db import orm
 from services.fixtures import load_fixture_text
-from services.tokens import create_token
+from services.protection.tokens import create_token
 from tests.conftest import ACME, EXAMPLE_FIXTURE, TODAY
-from tests.smtp import SmtpServer, signature_token
 
 BUY = """mutation { purchaseLicenses(input: {contractId: "Q29udHJhY3Q6MQ==", kind: MONTHLY,
   quantity: 1}) { userErrors { code } } }"""

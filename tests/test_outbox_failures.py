@@ -10,14 +10,14 @@ import random
 
 import httpx
 
+from bench.smtp import SmtpServer, text_of
 from licensing.db import orm
 from licensing.settings import Settings
 from models.purchase import EmailStatus, OutboxEmail
-from services import outbox
 from services.fixtures import load_fixture_text
-from services.tokens import create_token
+from services.protection.tokens import create_token
+from services.purchases import outbox
 from tests.conftest import ACME, EXAMPLE_FIXTURE, gql, make_settings, purchase_then_stop, serve
-from tests.smtp import SmtpServer, text_of
 from tests.test_purchases import purchase
 
 STATUS = """query($id: ID!) { node(id: $id) { ... on LicensePurchase {

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from models.api import PersistedQuery
-from services.persisted_queries import register
+from services.protection.persisted_queries import register
 from tests.conftest import Acme, make_settings, serve
 
 QUERY = "query Names { viewer { name company { name } } }"

@@ -9,7 +9,7 @@ import pytest
 
 from models.enums import LicenseKind, Product
 from services.errors import InvalidQuantity
-from services.pricing import (
+from services.purchases.pricing import (
     ContractExpired,
     CostLine,
     Quote,

@@ -19,8 +19,8 @@ from licensing.settings import Settings
 from models.contract import LicensePool
 from models.user import User
 from resolvers.ids import encode_id
-from services import rate_limit
-from services.tokens import create_token
+from services.protection import rate_limit
+from services.protection.tokens import create_token
 from tests.conftest import Acme, make_settings, serve
 
 LIMITS = {

@@ -10,6 +10,7 @@ import logging
 import httpx
 import pytest
 
+from bench.smtp import SmtpServer, signature_token
 from licensing.settings import Settings
 from models.contract import LicensePool
 from models.document import ContractDocument
@@ -23,7 +24,6 @@ from tests.conftest import (
     purchase_then_stop,
     serve,
 )
-from tests.smtp import SmtpServer, signature_token
 from tests.test_purchases import CANCEL, purchase, sign
 
 STATUS = """query($id: ID!) { node(id: $id) { ... on LicensePurchase {

@@ -9,14 +9,14 @@ from typing import Any
 import httpx
 from pypdf import PdfReader
 
+from bench.smtp import SmtpServer, html_of, signature_token, text_of
 from licensing.settings import Settings
 from models.contract import Contract
 from models.document import ContractDocument
 from models.purchase import LicensePurchase, OutboxEmail
 from resolvers.ids import encode_id
-from services.tokens import create_token
+from services.protection.tokens import create_token
 from tests.conftest import ACME, BASE_URL, Acme, error_codes, gql
-from tests.smtp import SmtpServer, html_of, signature_token, text_of
 
 JOBS = encode_id("Contract", 1)
 GB = 1024**3

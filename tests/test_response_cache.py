@@ -10,15 +10,15 @@ from typing import Any
 import httpx
 
 from bench.service import Service, service_env
+from bench.smtp import SmtpServer, signature_token
 from bench.sql_count import count_sql
 from licensing.db import orm
 from licensing.settings import Settings
 from models.purchase import EmailStatus, LicensePurchase, OutboxEmail
 from resolvers.ids import encode_id
 from services.fixtures import load_fixture_text
-from services.tokens import create_token
+from services.protection.tokens import create_token
 from tests.conftest import ACME, EXAMPLE_FIXTURE, Acme, fixture_text, gql
-from tests.smtp import SmtpServer, signature_token
 
 READ = """{ subscription {
   contracts { product licensePools { kind total assigned available pending deletable }

@@ -18,6 +18,7 @@ import pytest
 from tortoise.connection import get_connection
 
 from bench.service import Service, service_env
+from bench.smtp import SmtpServer, signature_token
 from licensing.db import orm
 from licensing.email_sender import SmtpSender
 from licensing.mailer import EMAILS_PER_PASS, Mailer
@@ -30,11 +31,10 @@ from models.user import LicenseAssignment, User
 from resolvers.ids import encode_id
 from services.audit import Actor
 from services.fixtures import load_fixture_text
-from services.purchases import purchase_licenses
-from services.tokens import create_token
+from services.protection.tokens import create_token
+from services.purchases.lifecycle import purchase_licenses
 from tests.conftest import EXAMPLE_FIXTURE, TODAY, make_settings
 from tests.databases import ON_POSTGRES
-from tests.smtp import SmtpServer, signature_token
 
 CLOCK = Clock(pinned_today=TODAY)
 

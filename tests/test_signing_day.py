@@ -12,11 +12,12 @@ from typing import Any
 import httpx
 from pypdf import PdfReader
 
+from bench.smtp import SmtpServer, signature_token
 from models.audit import AuditEvent
 from models.contract import LicensePool
 from models.document import ContractDocument
 from services.fixtures import load_fixture_text
-from services.tokens import create_token
+from services.protection.tokens import create_token
 from tests.conftest import (
     ACME,
     BASE_URL,
@@ -28,7 +29,6 @@ from tests.conftest import (
     make_settings,
     serve,
 )
-from tests.smtp import SmtpServer, signature_token
 from tests.test_licenses import DELETE, JOBS
 from tests.test_purchases import purchase, sign
 

@@ -11,16 +11,16 @@ from graphql import parse
 from licensing.settings import Clock, Settings, SettingsError
 from models.enums import LicenseKind
 from resolvers.ids import decode_any_id, decode_id, encode_id
-from schema.bounded_cache import ENTRY_OVERHEAD_BYTES, ByteBoundedLru
-from schema.document_cache import CachedDocument, DocumentStore
-from services.download_links import (
+from schema.protection.bounded_cache import ENTRY_OVERHEAD_BYTES, ByteBoundedLru
+from schema.protection.document_cache import CachedDocument, DocumentStore
+from services.money import format_money, is_known_currency, minor_unit_exponent, round_half_up
+from services.protection.persisted_queries import sha256_of
+from services.subscription.download_links import (
     DownloadLinkExpired,
     DownloadLinkInvalid,
     download_url,
     verify_download,
 )
-from services.money import format_money, is_known_currency, minor_unit_exponent, round_half_up
-from services.persisted_queries import sha256_of
 from services.usage import Usage, allowance_bytes, combined
 
 

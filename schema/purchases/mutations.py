@@ -9,7 +9,7 @@ from models.purchase import LicensePurchase as PurchaseRow
 from resolvers import purchases as resolve
 from resolvers.outcome import Outcome
 from schema.errors import UserError, user_errors
-from schema.purchases import LicensePurchase, LicensePurchaseQuote
+from schema.purchases.types import LicensePurchase, LicensePurchaseQuote
 
 
 @strawberry.input(description="What to quote.")

@@ -7,8 +7,8 @@ import datetime as dt
 from models.company import Company
 from models.contract import Contract, LicensePool
 from models.enums import LicenseKind
-from services.pricing import Quote, QuoteRequest, quote, validate_quantity
-from services.subscription import contract_of_company
+from services.purchases.pricing import Quote, QuoteRequest, quote, validate_quantity
+from services.subscription.reads import contract_of_company
 from services.usage import STORAGE_GRANTING_KINDS
 
 

@@ -20,8 +20,8 @@ from services.errors import (
     NotFound,
     PurchaseNotPending,
 )
-from services.quotes import quote_for_contract
-from services.subscription import contract_of_company
+from services.purchases.quotes import quote_for_contract
+from services.subscription.reads import contract_of_company
 
 MAX_KEY_LENGTH = 200
 

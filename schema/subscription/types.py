@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import strawberry
 from strawberry import Private
@@ -16,34 +16,17 @@ from models.enums import KIND_ORDER, LicenseKind, Product
 from resolvers import purchases as resolve_purchases
 from resolvers import subscription as resolve
 from resolvers.ids import encode_id
-from schema.common import BillingPeriod, Money, Node
+from schema.common import LicensePrice, Node
+from schema.licenses.types import Company
+from schema.purchases.types import (
+    ContractEventConnection,
+    LicensePurchaseConnection,
+    PurchaseStatus,
+    event_connection,
+    purchase_connection,
+)
 from schema.scalars import UnsignedInt64
 from services.usage import Usage as UsageValue
-
-if TYPE_CHECKING:
-    from schema.company import Company
-    from schema.purchases import (
-        ContractEventConnection,
-        LicensePurchaseConnection,
-        PurchaseStatus,
-    )
-
-
-@strawberry.type(description="Price of one license kind.")
-class LicensePrice:
-    kind: LicenseKind
-    unit_amount: Money = strawberry.field(description="Price of one license for one period.")
-    period: BillingPeriod = strawberry.field(
-        description="MONTH for CONTRACTED and MONTHLY, DAY for DAILY."
-    )
-
-    @classmethod
-    def of(cls, plan: plan_models.Plan, kind: LicenseKind) -> LicensePrice:
-        return cls(
-            kind=kind,
-            unit_amount=Money.of(plan.price_minor(kind), plan.currency),
-            period=BillingPeriod.DAY if kind == LicenseKind.DAILY else BillingPeriod.MONTH,
-        )
 
 
 @strawberry.type(description="A subscription tier.")
@@ -186,10 +169,8 @@ class Contract(Node):
         info: strawberry.Info,
         first: int | None = None,
         after: str | None = None,
-        status: Annotated[PurchaseStatus, strawberry.lazy("schema.purchases")] | None = None,
-    ) -> Annotated[LicensePurchaseConnection, strawberry.lazy("schema.purchases")]:
-        from schema.purchases import purchase_connection
-
+        status: PurchaseStatus | None = None,
+    ) -> LicensePurchaseConnection:
         page = await resolve_purchases.contract_purchases(
             info.context, self.row.id, first, after, status.value if status else None
         )
@@ -201,9 +182,7 @@ class Contract(Node):
     )
     async def events(
         self, info: strawberry.Info, first: int | None = None, after: str | None = None
-    ) -> Annotated[ContractEventConnection, strawberry.lazy("schema.purchases")]:
-        from schema.purchases import event_connection
-
+    ) -> ContractEventConnection:
         page = await resolve_purchases.contract_events(info.context, self.row.id, first, after)
         return event_connection(info, page, after)
 
@@ -231,9 +210,7 @@ class Subscription(Node):
     company_row: Private[company_models.Company]
 
     @strawberry.field(description="The subscribing company.")
-    def company(self) -> Annotated[Company, strawberry.lazy("schema.company")]:
-        from schema.company import Company
-
+    def company(self) -> Company:
         return Company.from_model(self.company_row)
 
     @strawberry.field(

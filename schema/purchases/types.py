@@ -15,12 +15,11 @@ from models import purchase as purchase_models
 from models.enums import LicenseKind, Product
 from resolvers import purchases as resolve
 from resolvers.ids import encode_id
-from schema.common import BillingPeriod, Money, Node, PageInfo, page_info
-from schema.company import User
+from schema.common import BillingPeriod, LicensePrice, Money, Node, PageInfo, page_info
+from schema.licenses.types import User
 from schema.scalars import UnsignedInt64
-from schema.subscription import LicensePrice
-from services.pricing import Quote
-from services.purchase_reads import Page
+from services.purchases.pricing import Quote
+from services.purchases.reads import Page
 
 
 @strawberry.enum(description="Where a purchase stands. EXPIRED: not signed in time.")

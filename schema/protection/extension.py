@@ -16,10 +16,11 @@ from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
+from resolvers import protection
 from resolvers.context import RequestContext
 from resolvers.errors import ClientError
-from schema.cost import MINIMUM_COST, MUTATION_COST, Analysis, analyze_cached
-from services import rate_limit
+from schema.protection.cost import MINIMUM_COST, MUTATION_COST, Analysis, analyze_cached
+from services.protection.rate_limit import Decision
 
 request_log = logging.getLogger("licensing.requests")
 
@@ -52,7 +53,7 @@ def _label(error: GraphQLError) -> None:
 class ApiProtection(SchemaExtension):
     def __init__(self) -> None:
         self.analysis = Analysis()
-        self.decision: rate_limit.Decision | None = None
+        self.decision: Decision | None = None
         self.refused = False
 
     @property
@@ -119,11 +120,7 @@ class ApiProtection(SchemaExtension):
         settings = ctx.settings
         if not settings.rate_limit_enabled:
             return None
-        viewer = ctx.viewer_or_none
-        key = f"token:{viewer.token_id}" if viewer else f"ip:{ctx.client_ip or 'unknown'}"
-        self.decision = await rate_limit.take(
-            key=key, cost=self.analysis.cost, bucket=self._bucket(ctx), now=time.time()
-        )
+        self.decision = await protection.take_cost(ctx, self.analysis.cost)
         if self.decision.allowed:
             return None
         wait = round(self.decision.retry_after_seconds, 1)
@@ -134,13 +131,6 @@ class ApiProtection(SchemaExtension):
         )
         error.extensions = {**(error.extensions or {}), "retryAfterSeconds": wait}
         return error
-
-    @staticmethod
-    def _bucket(ctx: RequestContext) -> rate_limit.Bucket:
-        return rate_limit.Bucket(
-            capacity=ctx.settings.rate_limit_capacity,
-            restore_rate=ctx.settings.rate_limit_restore_rate,
-        )
 
     def _actual_cost(self) -> int:
         result = self.execution_context.result
@@ -155,7 +145,7 @@ class ApiProtection(SchemaExtension):
         ctx = self.ctx
         if ctx is None:
             return {}
-        bucket = self._bucket(ctx)
+        bucket = protection.bucket_of(ctx)
         available = self.decision.available if self.decision else float(bucket.capacity)
         return {
             "cost": {

@@ -15,7 +15,7 @@ from models.company import Company
 from models.token import ApiToken
 from models.user import User
 from services.access import ALL_SCOPES, DEFAULT_SCOPES, Viewer, parse_scopes
-from services.errors import DomainError, NotFound
+from services.errors import NotFound, UnknownScope
 
 M = TypeVar("M", bound=Model)
 
@@ -24,10 +24,6 @@ TOKEN_PREFIX = "lic_"  # noqa: S105 (a visible prefix, not a secret)
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-class UnknownScope(DomainError):
-    code = "UNKNOWN_SCOPE"
 
 
 async def create_token(

@@ -8,9 +8,10 @@ from tortoise.transactions import in_transaction
 
 from models.enums import Role
 from models.user import LicenseAssignment, User
-from services import audit, data_version, pools
+from services import audit, data_version
 from services.audit import Actor
 from services.errors import CannotDeleteSelf, LastOwnerRequired, NotFound
+from services.licenses import pools
 
 
 async def delete_user(*, company_id: int, user_id: int, actor: Actor, now: dt.datetime) -> int:

@@ -12,8 +12,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
 from resolvers.context import RequestContext
-from schema.bounded_cache import ByteBoundedLru
-from services.persisted_queries import sha256_of
+from schema.protection.bounded_cache import ByteBoundedLru, digest
 
 # A parsed document takes about 80 bytes per character of GraphQL (measured with tracemalloc
 # on the dashboard); comments take about 1. Weighing every character at 100 bounds both.
@@ -44,7 +43,7 @@ class DocumentCache(SchemaExtension):
         context = self.execution_context.context
         if isinstance(context, RequestContext):
             return context.digest_of(query)
-        return sha256_of(query)
+        return digest(query)
 
     def on_parse(self) -> Iterator[None]:
         execution = self.execution_context

@@ -6,15 +6,7 @@ import hashlib
 import hmac
 from urllib.parse import urlencode
 
-from services.errors import DomainError
-
-
-class DownloadLinkInvalid(DomainError):
-    code = "DOWNLOAD_LINK_INVALID"
-
-
-class DownloadLinkExpired(DomainError):
-    code = "DOWNLOAD_LINK_EXPIRED"
+from services.errors import DownloadLinkExpired, DownloadLinkInvalid
 
 
 def _signature(secret_key: str, document_id: int, expires: int) -> str:

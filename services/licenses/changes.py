@@ -10,7 +10,7 @@ from tortoise.transactions import in_transaction
 from models.contract import LicensePool
 from models.enums import LicenseKind, Product
 from models.user import LicenseAssignment, User
-from services import audit, data_version, pools
+from services import audit, data_version
 from services.audit import Actor
 from services.errors import (
     ContractedNotDeletable,
@@ -20,7 +20,8 @@ from services.errors import (
     NoLicenseAvailable,
     NotFound,
 )
-from services.subscription import contract_of_company
+from services.licenses import pools
+from services.subscription.reads import contract_of_company
 
 NAMED_HOLDERS = 5
 # Concurrent first assignments of one user and product collide on the unique key; retrying

@@ -18,14 +18,14 @@ from models.enums import LicenseKind
 from models.purchase import LicensePurchase, PurchaseStatus, SignatureToken
 from services import audit, data_version
 from services.audit import Actor
-from services.documents import RenderedDocument, render_addendum, store_addendum
 from services.errors import (
     PurchaseNotPending,
     SignatureTokenExpired,
     SignatureTokenInvalid,
     SignerNameRequired,
 )
-from services.pricing import Quote, redated
+from services.purchases.pricing import Quote, redated
+from services.subscription.documents import RenderedDocument, render_addendum, store_addendum
 from services.usage import STORAGE_GRANTING_KINDS
 
 MAX_NAME_LENGTH = 200

@@ -1,13 +1,16 @@
-"""Mutation glue: decode ids, check the viewer may write, call a service, map domain errors."""
+"""Users and the licenses they hold: the users connection, and deleting, assigning, moving."""
 
 from __future__ import annotations
 
 from models.contract import LicensePool
 from models.enums import LicenseKind, Product
-from models.user import User
+from models.user import LicenseAssignment, User
 from resolvers.context import RequestContext
+from resolvers.errors import forbidden
 from resolvers.outcome import Outcome, actor_of, decode_pk, outcome
-from services import licenses, user_admin
+from resolvers.pagination import decode_cursor, encode_cursor, page_size
+from services.licenses import changes, user_admin, users
+from services.licenses.users import UsersPage
 
 
 async def delete_licenses(
@@ -16,7 +19,7 @@ async def delete_licenses(
     viewer = ctx.license_writer()
 
     async def work() -> LicensePool:
-        return await licenses.delete_licenses(
+        return await changes.delete_licenses(
             company_id=viewer.company_id,
             contract_id=decode_pk(contract_id, "Contract", "contractId"),
             kind=kind,
@@ -34,7 +37,7 @@ async def assign_license(
     viewer = ctx.license_writer()
 
     async def work() -> User:
-        return await licenses.assign_license(
+        return await changes.assign_license(
             company_id=viewer.company_id,
             user_id=decode_pk(user_id, "User", "userId"),
             product=product,
@@ -50,7 +53,7 @@ async def unassign_license(ctx: RequestContext, user_id: str, product: Product) 
     viewer = ctx.license_writer()
 
     async def work() -> User:
-        return await licenses.unassign_license(
+        return await changes.unassign_license(
             company_id=viewer.company_id,
             user_id=decode_pk(user_id, "User", "userId"),
             product=product,
@@ -73,3 +76,25 @@ async def delete_user(ctx: RequestContext, user_id: str) -> Outcome[int]:
         )
 
     return await outcome(work())
+
+
+def user_cursor(user: User) -> str:
+    return encode_cursor(user.name, user.id)
+
+
+async def company_users(
+    ctx: RequestContext, company_id: int, first: int | None, after: str | None
+) -> UsersPage:
+    viewer = ctx.license_manager()
+    if viewer.company_id != company_id:
+        # Unreachable through the schema today; a check, not an assert (`python -O` drops those).
+        raise forbidden("A company's users are visible only to that company's users.")
+    return await users.users_page(
+        company_id=company_id,
+        first=page_size(first),
+        after=decode_cursor(after, str, int) if after else None,
+    )
+
+
+async def licenses_held(ctx: RequestContext, user_id: int) -> list[LicenseAssignment]:
+    return await ctx.loaders.assignments_by_user.load(user_id)

@@ -23,14 +23,10 @@ from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
+from resolvers import protection
 from resolvers.context import RequestContext
-from schema.bounded_cache import ByteBoundedLru
-from schema.cost import variables_digest
-from services import purchase_reads
-from services.access import Viewer
-
-# Download links in a cached answer must stay usable for most of their lifetime.
-MAX_AGE = dt.timedelta(seconds=60)
+from schema.protection.bounded_cache import ByteBoundedLru
+from schema.protection.cost import variables_digest
 
 
 @dataclass(frozen=True)
@@ -60,13 +56,6 @@ class ResponseStore:
 
 def etag_of(serialized: bytes) -> str:
     return f'W/"{hashlib.sha256(serialized).hexdigest()[:32]}"'
-
-
-async def valid_until(viewer: Viewer, now: dt.datetime) -> dt.datetime:
-    """The first moment the answer may change without a write: lapse, midnight or MAX_AGE."""
-    midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
-    lapse = await purchase_reads.next_lapse(company_id=viewer.company_id, now=now)
-    return min(moment for moment in (now + MAX_AGE, midnight, lapse) if moment is not None)
 
 
 class ResponseCache(SchemaExtension):
@@ -118,7 +107,7 @@ class ResponseCache(SchemaExtension):
         entry = Entry(
             data=result.data,
             etag=etag_of(serialized),
-            valid_until=await valid_until(context.viewer_or_none, now),
+            valid_until=await protection.answer_valid_until(context, now),
             size=len(serialized),
         )
         self.store.put(key, entry)

@@ -24,7 +24,7 @@ from services import data_version
 from services.errors import NotFound
 from services.money import format_money
 from services.pdf import PdfSection, render_pdf, render_pdf_in_thread
-from services.pricing import Quote
+from services.purchases.pricing import Quote
 
 PERIOD = {LicenseKind.CONTRACTED: "month", LicenseKind.MONTHLY: "month", LicenseKind.DAILY: "day"}
 

@@ -14,15 +14,11 @@ from fractions import Fraction
 from typing import Any
 
 from models.enums import LicenseKind, Product
-from services.errors import DomainError, InvalidQuantity
+from services.errors import ContractExpired, InvalidQuantity
 from services.money import format_money, round_half_up
 from services.usage import STORAGE_GRANTING_KINDS
 
 MAX_QUANTITY = 10_000
-
-
-class ContractExpired(DomainError):
-    code = "CONTRACT_EXPIRED"
 
 
 def add_months(start: dt.date, months: int) -> dt.date:

@@ -10,7 +10,7 @@ from strawberry import Private
 from models import company as company_models
 from models import user as user_models
 from models.enums import LicenseKind, Product, Role
-from resolvers import users as resolve
+from resolvers import licenses as resolve
 from resolvers.ids import encode_id
 from schema.common import Node, PageInfo, page_info
 
@@ -52,7 +52,7 @@ class User(Node):
 
     @strawberry.field(description="The licenses this user holds, at most one per product.")
     async def licenses(self, info: strawberry.Info) -> list[LicenseAssignment]:
-        rows = await resolve.licenses(info.context, self.pk)
+        rows = await resolve.licenses_held(info.context, self.pk)
         return [LicenseAssignment.from_model(row) for row in rows]
 
 

@@ -33,8 +33,7 @@ from graphql import (
     value_from_ast_untyped,
 )
 
-from schema.bounded_cache import ByteBoundedLru
-from services.persisted_queries import sha256_of
+from schema.protection.bounded_cache import ByteBoundedLru, digest
 
 DEFAULT_PAGE_SIZE = 50
 MUTATION_COST = 10
@@ -182,7 +181,7 @@ def analyze(
 
 
 def variables_digest(variables: dict[str, Any] | None) -> str:
-    return sha256_of(json.dumps(variables, sort_keys=True, default=str))
+    return digest(json.dumps(variables, sort_keys=True, default=str))
 
 
 # An analysis is a few numbers and the root field names.

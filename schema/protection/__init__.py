@@ -1,0 +1,1 @@
+"""API protection in the GraphQL layer: limits, cost, caches."""

@@ -1,0 +1,1 @@
+"""Quotes, purchases, signatures and the audit trail."""

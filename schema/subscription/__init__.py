@@ -1,0 +1,1 @@
+"""The subscription: contracts, plans, pools, usage, documents."""

@@ -1,0 +1,1 @@
+"""Licenses and who holds them: deleting, assigning, users."""

@@ -1,0 +1,1 @@
+"""API protection: bearer tokens, rate limits, persisted queries."""

@@ -1,0 +1,1 @@
+"""Buying licenses: pricing, quotes, purchases, signatures, the email outbox."""

@@ -1,0 +1,1 @@
+"""Reads of a company's subscription: contracts, pools, usage, documents."""
