@@ -20,15 +20,21 @@ class _Counter(logging.Handler):
             self.statements += 1
 
 
+# Tortoise logs what goes through it; services/sql.py logs the reads it sends past the ORM.
+LOGGERS = ("tortoise.db_client", "licensing.sql")
+
+
 @contextmanager
 def count_sql() -> Iterator[_Counter]:
-    logger = logging.getLogger("tortoise.db_client")
     counter = _Counter()
-    previous = logger.level
-    logger.setLevel(logging.DEBUG)
-    logger.addHandler(counter)
+    loggers = [logging.getLogger(name) for name in LOGGERS]
+    previous = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.DEBUG)
+        logger.addHandler(counter)
     try:
         yield counter
     finally:
-        logger.removeHandler(counter)
-        logger.setLevel(previous)
+        for logger, level in zip(loggers, previous, strict=True):
+            logger.removeHandler(counter)
+            logger.setLevel(level)

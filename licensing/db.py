@@ -14,6 +14,7 @@ from tortoise.migrations.api import migrate as tortoise_migrate
 from tortoise.migrations.executor import MigrationExecutor
 
 from models import APP_LABEL
+from services import sql
 
 MODEL_MODULES = ["models"]
 MIGRATIONS_MODULE = "licensing.migrations"
@@ -83,9 +84,12 @@ async def init_orm(database_url: str, **options: int) -> None:
     # The global fallback lets the ASGI lifespan task and request tasks share one context.
     config = tortoise_config(database_url, **options)
     await Tortoise.init(config=config, _enable_global_fallback=True)
+    credentials = config["connections"]["default"]["credentials"]
+    sql.open_reader(sqlite_path=None if is_postgres(database_url) else credentials["file_path"])
 
 
 async def close_orm() -> None:
+    sql.close_reader()
     await Tortoise.close_connections()
 
 

@@ -1,60 +1,114 @@
-"""Per-request DataLoaders: one query per kind of child, whatever the number of parents."""
+"""Per-request reads: one statement per kind of row, whatever the number of parents.
+
+`CompanyReads` holds what the Licenses page reads of the viewer's company as a whole (its
+contracts, its pools), each read once per request however many fields ask. DataLoaders fetch
+rows by id (node, nodes, payloads) and the pieces that depend on a parent (documents,
+licenses, emails), batched. All are made fresh for each request, scoped to the viewer's
+company: nothing is shared across requests or companies.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, Protocol, TypeVar
 
 from strawberry.dataloader import DataLoader
-from tortoise.models import Model
-from tortoise.queryset import QuerySet
 
-from models.contract import Contract, LicensePool
-from models.document import ContractDocument
-from models.purchase import OutboxEmail
-from models.user import LicenseAssignment
-from services import node_reads as reads
+from models.purchase import LicensePurchase, OutboxEmail
 from services.licenses import users
+from services.licenses.users import HeldLicense
 from services.purchases import reads as purchase_reads
-from services.subscription import documents
 from services.subscription import reads as subscription
+from services.subscription.reads import ContractView, DocumentPage, DocumentView, PoolView
 
-M = TypeVar("M", bound=Model)
-
-
-async def _contracts(company_ids: Sequence[int]) -> list[list[Contract]]:
-    return [await subscription.contracts_for_company(company_id) for company_id in company_ids]
+T = TypeVar("T")
 
 
-async def _pools(contract_ids: Sequence[int]) -> list[list[LicensePool]]:
-    grouped: dict[int, list[LicensePool]] = defaultdict(list)
-    for pool in await subscription.pools_for_contracts(contract_ids):
-        grouped[pool.contract_id].append(pool)
-    return [grouped[contract_id] for contract_id in contract_ids]
+class _HasId(Protocol):
+    @property
+    def id(self) -> int: ...
 
 
-async def _used_bytes(contract_ids: Sequence[int]) -> list[int]:
-    used = await subscription.used_bytes_for_contracts(contract_ids)
-    return [used.get(contract_id, 0) for contract_id in contract_ids]
+R = TypeVar("R", bound=_HasId)
 
 
-async def _documents(pages: Sequence[documents.DocumentPage]) -> list[list[ContractDocument]]:
-    # A company has a contract per product, two at most: a query each (LIMIT is per contract).
-    return [await documents.documents_page(page) for page in pages]
+class Once(Generic[T]):
+    """A read done at most once per request; callers that come while it runs wait for it."""
+
+    def __init__(self, load: Callable[[], Awaitable[T]]) -> None:
+        self._load = load
+        self._result: asyncio.Future[T] | None = None
+
+    async def get(self) -> T:
+        if self._result is None:
+            self._result = asyncio.get_running_loop().create_future()
+            try:
+                value = await self._load()
+            except BaseException as error:
+                self._result.set_exception(error)
+                self._result.exception()  # retrieved: the first caller raises it
+                raise
+            self._result.set_result(value)
+            return value
+        return await self._result
 
 
-async def _assignments(user_ids: Sequence[int]) -> list[list[LicenseAssignment]]:
-    grouped: dict[int, list[LicenseAssignment]] = defaultdict(list)
-    for assignment in await users.assignments_for_users(user_ids):
-        grouped[assignment.user_id].append(assignment)
-    return [grouped[user_id] for user_id in user_ids]
+class CompanyReads:
+    """The viewer's company's contracts and pools, read once for the whole request."""
+
+    def __init__(self, company_id: int | None, now: dt.datetime) -> None:
+        async def contracts() -> list[ContractView]:
+            return [] if company_id is None else await subscription.contracts(company_id)
+
+        async def pools() -> list[PoolView]:
+            return [] if company_id is None else await subscription.pools(company_id, now)
+
+        self.contracts = Once(contracts)
+        self.pools = Once(pools)
 
 
-def _in_key_order(rows: Sequence[M], keys: Sequence[int]) -> list[M | None]:
-    found = {int(row.pk): row for row in rows}
+def _in_key_order(rows: Sequence[R], keys: Sequence[int]) -> list[R | None]:
+    found = {row.id: row for row in rows}
     return [found.get(key) for key in keys]
+
+
+def _by_id(
+    company_id: int | None, read: Callable[[int, list[int]], Awaitable[Sequence[R]]]
+) -> DataLoader[int, R | None]:
+    """Rows by id, only the viewer's company's: another company's read as missing."""
+
+    async def load(ids: Sequence[int]) -> list[R | None]:
+        if company_id is None:
+            return [None] * len(ids)
+        return _in_key_order(await read(company_id, list(ids)), ids)
+
+    return DataLoader(load_fn=load)
+
+
+async def _document_pages(pages: Sequence[DocumentPage]) -> list[list[DocumentView]]:
+    """The first pages of every contract in one statement; later pages one each."""
+    found: dict[DocumentPage, list[DocumentView]] = {}
+    firsts: dict[int, list[DocumentPage]] = defaultdict(list)
+    for page in pages:
+        if page.after is None:
+            firsts[page.first].append(page)
+        else:
+            found[page] = await subscription.documents_page(page)
+    for first, group in firsts.items():
+        rows = await subscription.newest_documents([p.contract_id for p in group], first)
+        for page in group:
+            found[page] = [row for row in rows if row.contract_id == page.contract_id]
+    return [found[page] for page in pages]
+
+
+async def _licenses(user_ids: Sequence[int]) -> list[list[HeldLicense]]:
+    grouped: dict[int, list[HeldLicense]] = defaultdict(list)
+    for held in await users.licenses_of(user_ids):
+        grouped[held.user_id].append(held)
+    return [grouped[user_id] for user_id in user_ids]
 
 
 async def _latest_emails(purchase_ids: Sequence[int]) -> list[OutboxEmail | None]:
@@ -62,45 +116,22 @@ async def _latest_emails(purchase_ids: Sequence[int]) -> list[OutboxEmail | None
     return [latest.get(purchase_id) for purchase_id in purchase_ids]
 
 
-class _ByIdOfCompany(Generic[M]):
-    """Rows by primary key, only the viewer's company's: another company's read as missing."""
-
-    def __init__(self, company_id: int | None, query: Callable[[int, list[int]], QuerySet[M]]):
-        self.company_id = company_id
-        self.query = query
-
-    async def __call__(self, ids: Sequence[int]) -> list[M | None]:
-        if self.company_id is None:
-            return [None] * len(ids)
-        return _in_key_order(await self.query(self.company_id, list(ids)), ids)
-
-
-def _loader(
-    company_id: int | None, query: Callable[[int, list[int]], QuerySet[M]]
-) -> DataLoader[int, M | None]:
-    return DataLoader(load_fn=_ByIdOfCompany(company_id, query))
+async def _purchases(company_id: int, ids: list[int]) -> list[LicensePurchase]:
+    return await purchase_reads.purchases_by_ids(company_id, ids)
 
 
 class Loaders:
-    """Created fresh for every request, so nothing is cached across requests or companies.
-
-    Rows looked up by id come only from `company_id`, the viewer's company.
-    """
-
     def __init__(self, now: dt.datetime, company_id: int | None) -> None:
-        async def pending(pool_ids: Sequence[int]) -> list[int]:
-            counts = await purchase_reads.pending_by_pool(pool_ids, now)
-            return [counts.get(pool_id, 0) for pool_id in pool_ids]
+        self.company = CompanyReads(company_id, now)
 
-        self.pending_by_pool = DataLoader(load_fn=pending)
-        self.users_by_id = _loader(company_id, reads.users)
-        self.contracts_by_id = _loader(company_id, reads.contracts)
-        self.pools_by_id = _loader(company_id, reads.pools)
-        self.documents_by_id = _loader(company_id, reads.documents)
-        self.purchases_by_id = _loader(company_id, reads.purchases)
+        async def pools(company: int, ids: list[int]) -> list[PoolView]:
+            return await subscription.pools(company, now, ids)
+
+        self.users_by_id = _by_id(company_id, users.users_by_ids)
+        self.contracts_by_id = _by_id(company_id, subscription.contracts_by_ids)
+        self.pools_by_id = _by_id(company_id, pools)
+        self.documents_by_id = _by_id(company_id, subscription.documents_by_ids)
+        self.purchases_by_id = _by_id(company_id, _purchases)
+        self.document_pages = DataLoader(load_fn=_document_pages)
+        self.licenses_by_user = DataLoader(load_fn=_licenses)
         self.latest_email_by_purchase = DataLoader(load_fn=_latest_emails)
-        self.contracts_by_company = DataLoader(load_fn=_contracts)
-        self.pools_by_contract = DataLoader(load_fn=_pools)
-        self.used_bytes_by_contract = DataLoader(load_fn=_used_bytes)
-        self.document_pages = DataLoader(load_fn=_documents)
-        self.assignments_by_user = DataLoader(load_fn=_assignments)

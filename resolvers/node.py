@@ -9,32 +9,30 @@ from __future__ import annotations
 import asyncio
 from typing import TypeVar
 
-from models.company import Company
-from models.contract import Contract, LicensePool
-from models.document import ContractDocument
 from models.purchase import LicensePurchase
-from models.user import User
 from resolvers.context import RequestContext
 from resolvers.errors import forbidden
 from resolvers.ids import decode_any_id
-from services.access import may_read_user
+from services.access import CompanyInfo, may_read_user
+from services.licenses.users import UserView
+from services.subscription.reads import ContractView, DocumentView, PoolView
 
 T = TypeVar("T")
-NodeRow = Company | User | Contract | LicensePool | ContractDocument | LicensePurchase
+NodeRow = CompanyInfo | UserView | ContractView | PoolView | DocumentView | LicensePurchase
 
 
-async def _user(ctx: RequestContext, pk: int) -> User | None:
+async def _user(ctx: RequestContext, pk: int) -> UserView | None:
     row = await ctx.loaders.users_by_id.load(pk)
     if row is not None and not may_read_user(ctx.viewer, pk):
         raise forbidden("Only an owner/manager or financial office staff may read other users.")
     return row
 
 
-async def _company(ctx: RequestContext, pk: int) -> Company | None:
+async def _company(ctx: RequestContext, pk: int) -> CompanyInfo | None:
     return ctx.viewer.company if pk == ctx.viewer.company_id else None
 
 
-async def _subscription(ctx: RequestContext, pk: int) -> Company | None:
+async def _subscription(ctx: RequestContext, pk: int) -> CompanyInfo | None:
     if pk != ctx.viewer.company_id:
         return None
     ctx.license_manager()
@@ -48,15 +46,15 @@ def _finance_only(ctx: RequestContext, row: T | None) -> T | None:
     return row
 
 
-async def _contract(ctx: RequestContext, pk: int) -> Contract | None:
+async def _contract(ctx: RequestContext, pk: int) -> ContractView | None:
     return _finance_only(ctx, await ctx.loaders.contracts_by_id.load(pk))
 
 
-async def _pool(ctx: RequestContext, pk: int) -> LicensePool | None:
+async def _pool(ctx: RequestContext, pk: int) -> PoolView | None:
     return _finance_only(ctx, await ctx.loaders.pools_by_id.load(pk))
 
 
-async def _document(ctx: RequestContext, pk: int) -> ContractDocument | None:
+async def _document(ctx: RequestContext, pk: int) -> DocumentView | None:
     return _finance_only(ctx, await ctx.loaders.documents_by_id.load(pk))
 
 

@@ -8,11 +8,11 @@ from typing import Any
 from models.audit import AuditEvent
 from models.enums import LicenseKind
 from models.purchase import LicensePurchase, OutboxEmail
-from models.user import User
 from resolvers.context import RequestContext
 from resolvers.outcome import Outcome, actor_of, decode_pk, outcome
 from resolvers.pagination import decode_cursor, encode_cursor, page_size
 from services.access import sees_signer_addresses
+from services.licenses.users import UserView
 from services.purchases import lifecycle as purchases
 from services.purchases import outbox, quotes, signing
 from services.purchases import reads as purchase_reads
@@ -153,11 +153,7 @@ def event_details(ctx: RequestContext, row: AuditEvent) -> dict[str, Any]:
     return details
 
 
-async def pending(ctx: RequestContext, pool_id: int) -> int:
-    return await ctx.loaders.pending_by_pool.load(pool_id)
-
-
-async def user(ctx: RequestContext, user_id: int | None) -> User | None:
+async def user(ctx: RequestContext, user_id: int | None) -> UserView | None:
     return None if user_id is None else await ctx.loaders.users_by_id.load(user_id)
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import Protocol
 
 import strawberry
 
-from models import plan as plan_models
 from models.enums import LicenseKind as LicenseKindEnum
 from models.enums import Product as ProductEnum
 from models.enums import Role as RoleEnum
@@ -68,6 +68,13 @@ class Money:
         )
 
 
+class PricedPlan(Protocol):
+    @property
+    def currency(self) -> str: ...
+
+    def price_minor(self, kind: LicenseKindEnum) -> int: ...
+
+
 @strawberry.type(description="Price of one license kind.")
 class LicensePrice:
     kind: LicenseKindEnum
@@ -77,7 +84,7 @@ class LicensePrice:
     )
 
     @classmethod
-    def of(cls, plan: plan_models.Plan, kind: LicenseKindEnum) -> LicensePrice:
+    def of(cls, plan: PricedPlan, kind: LicenseKindEnum) -> LicensePrice:
         return cls(
             kind=kind,
             unit_amount=Money.of(plan.price_minor(kind), plan.currency),

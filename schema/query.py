@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
 import strawberry
 
-from models.company import Company as CompanyRow
 from resolvers import node as node_resolvers
 from resolvers.ids import encode_id
 from schema.common import Node
@@ -15,49 +15,49 @@ from schema.licenses.types import Company, User
 from schema.purchases.mutations import PurchaseQueries
 from schema.purchases.types import LicensePurchase
 from schema.subscription.types import Contract, ContractDocument, LicensePool, Subscription
+from services.access import CompanyInfo
 
 
-def _subscription_of(company: CompanyRow) -> Subscription:
+def _subscription_of(company: CompanyInfo) -> Subscription:
     return Subscription(
         id=strawberry.ID(encode_id("Subscription", company.id)), company_row=company
     )
 
 
-_NODE_BUILDERS: dict[str, Callable[[strawberry.Info, Any], Node]] = {
-    "User": lambda _, row: User.from_model(row),
-    "Company": lambda _, row: Company.from_model(row),
-    "Subscription": lambda _, row: _subscription_of(row),
-    "Contract": lambda _, row: Contract.from_model(row),
-    "LicensePool": lambda _, row: LicensePool.from_model(row, row.contract.plan),
-    "LicensePurchase": LicensePurchase.of,
-    "ContractDocument": lambda _, row: ContractDocument.from_model(row),
-}
-
-
-def _built(info: strawberry.Info, found: tuple[str, Any] | None) -> Node | None:
+async def _built(info: strawberry.Info, found: tuple[str, Any] | None) -> Node | None:
     if found is None:
         return None
     type_name, row = found
-    return _NODE_BUILDERS[type_name](info, row)
+    if type_name == "LicensePool":
+        return await LicensePool.of_view(info, row)
+    builders: dict[str, Callable[[Any], Node]] = {
+        "User": User.of,
+        "Company": Company.of,
+        "Subscription": _subscription_of,
+        "Contract": Contract.of,
+        "ContractDocument": ContractDocument.of,
+        "LicensePurchase": lambda row: LicensePurchase.of(info, row),
+    }
+    return builders[type_name](row)
 
 
 @strawberry.type
 class Query(PurchaseQueries):
     @strawberry.field(description="Fetch any object by its global id; null when not visible.")
     async def node(self, info: strawberry.Info, id: strawberry.ID) -> Node | None:
-        return _built(info, await node_resolvers.fetch_node(info.context, id))
+        return await _built(info, await node_resolvers.fetch_node(info.context, id))
 
     @strawberry.field(description="Fetch objects by global id, in the order given.")
     async def nodes(self, info: strawberry.Info, ids: list[strawberry.ID]) -> list[Node | None]:
         found = await node_resolvers.fetch_nodes(info.context, list(ids))
-        return [_built(info, each) for each in found]
+        return list(await asyncio.gather(*(_built(info, each) for each in found)))
 
     @strawberry.field(
         description="The authenticated user. Errors with extensions.code UNAUTHENTICATED when "
         "no valid token is sent."
     )
     def viewer(self, info: strawberry.Info) -> User:
-        return User.from_model(info.context.viewer.user)
+        return User.of(info.context.viewer.user)
 
     @strawberry.field(
         description="The viewer's company subscription. Only OWNER_MANAGER and "

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
-from models.company import Company
 from models.enums import Role
-from models.user import User
 from services.errors import AccessDenied
 
 LICENSE_MANAGER_ROLES = frozenset({Role.OWNER_MANAGER, Role.FINANCIAL_OFFICE_STAFF})
@@ -19,27 +18,64 @@ DEFAULT_SCOPES = frozenset({SCOPE_READ, SCOPE_WRITE})
 ALL_SCOPES = DEFAULT_SCOPES
 
 
+class CompanyFacts(Protocol):
+    """What services need of a company: the viewer's CompanyInfo, or a Company row."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def email(self) -> str: ...
+
+    @property
+    def tax_rate_basis_points(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class CompanyInfo:
+    """The viewer's company as the token lookup read it (with its data version)."""
+
+    id: int
+    name: str
+    email: str
+    tax_rate_basis_points: int
+    currency: str
+    data_version: int
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    id: int
+    company_id: int
+    name: str
+    email: str
+    role: Role
+
+
 @dataclass(frozen=True)
 class Viewer:
     """The authenticated user behind a request, with the token's scopes."""
 
-    user: User
-    company: Company
+    user: UserInfo
+    company: CompanyInfo
     token_id: int
     token_name: str
     scopes: frozenset[str]
 
     @property
     def user_id(self) -> int:
-        return int(self.user.id)
+        return self.user.id
 
     @property
     def company_id(self) -> int:
-        return int(self.company.id)
+        return self.company.id
 
     @property
     def role(self) -> Role:
-        return Role(self.user.role)
+        return self.user.role
 
     @property
     def manages_licenses(self) -> bool:

@@ -40,20 +40,16 @@ def test_no_generated_operation_gets_a_server_error(database_url: str, tmp_path:
         text=True,
     ).stdout.strip()
     port = free_port()
-    with subprocess.Popen(
-        [*licensing, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    ) as server:
+    log = tmp_path / "server.log"
+    with (
+        log.open("w") as output,
+        subprocess.Popen(
+            [*licensing, "serve", "--port", str(port)], env=env, stdout=output, stderr=output
+        ) as server,
+    ):
         try:
             url = f"http://127.0.0.1:{port}"
-            for _ in range(200):
-                try:
-                    if httpx.get(f"{url}/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.05)
+            _until_healthy(url)
             fuzz = subprocess.run(
                 [
                     str(SCHEMATHESIS),
@@ -77,5 +73,17 @@ def test_no_generated_operation_gets_a_server_error(database_url: str, tmp_path:
         finally:
             server.terminate()
             server.wait(timeout=30)
-    assert fuzz.returncode == 0, fuzz.stdout[-3000:]
+    assert fuzz.returncode == 0, fuzz.stdout[-3000:] + "\nserver log:\n" + log.read_text()[-3000:]
     assert "No issues found" in fuzz.stdout
+
+
+def _until_healthy(url: str, within: float = 60.0) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"licensing serve was not healthy within {within:.0f} s")

@@ -260,6 +260,7 @@ async def test_nodes_loads_one_query_per_type_whatever_the_number_of_ids(
         large = await gql(client, query, {"ids": users + pools}, token=token)
     assert [node["id"] for node in small["data"]["nodes"]] == users[:1] + pools[:1]
     assert [node["id"] for node in large["data"]["nodes"]] == users + pools
-    # The token lookup, the rate limit, one query for the users and one for the pools, and the
-    # response cache's look at the next purchase to lapse.
-    assert few.statements == many.statements == 5
+    # The token lookup, the rate limit, one query for the users, one for the pools and one for
+    # their contracts (a pool's price is its contract's plan's), and the response cache's look
+    # at the next purchase to lapse.
+    assert few.statements == many.statements == 6

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
 import strawberry
 from strawberry import Private
 
-from models import company as company_models
-from models import user as user_models
 from models.enums import LicenseKind, Product, Role
 from resolvers import licenses as resolve
 from resolvers.ids import encode_id
 from schema.common import Node, PageInfo, page_info
+from schema.selection import selects
+from services.access import CompanyInfo
+from services.licenses.users import HeldLicense, UserView
 
 
 @strawberry.type(description="A license a user holds for one product.")
@@ -22,10 +24,8 @@ class LicenseAssignment:
     assigned_at: dt.datetime
 
     @classmethod
-    def from_model(cls, row: user_models.LicenseAssignment) -> LicenseAssignment:
-        return cls(
-            product=row.product, kind=LicenseKind(row.pool.kind), assigned_at=row.assigned_at
-        )
+    def of(cls, held: HeldLicense) -> LicenseAssignment:
+        return cls(product=held.product, kind=held.kind, assigned_at=held.assigned_at)
 
 
 @strawberry.type(description="A person of the company.")
@@ -34,26 +34,38 @@ class User(Node):
     email: str
     role: Role
     pk: Private[int]
+    # Read with the users page, for all its users in one statement; None elsewhere.
+    held: Private[list[HeldLicense] | None] = None
 
     @classmethod
-    def from_model(cls, row: user_models.User) -> User:
+    def of(cls, row: UserView, held: list[HeldLicense] | None = None) -> User:
         return cls(
             id=strawberry.ID(encode_id("User", row.id)),
             name=row.name,
             email=row.email,
             role=row.role,
             pk=row.id,
+            held=held,
         )
 
     @strawberry.field(description="The user's company.")
     def company(self, info: strawberry.Info) -> Company:
         # Users are only ever reachable within the viewer's own company.
-        return Company.from_model(info.context.viewer.company)
+        return Company.of(info.context.viewer.company)
 
     @strawberry.field(description="The licenses this user holds, at most one per product.")
-    async def licenses(self, info: strawberry.Info) -> list[LicenseAssignment]:
-        rows = await resolve.licenses_held(info.context, self.pk)
-        return [LicenseAssignment.from_model(row) for row in rows]
+    def licenses(self, info: strawberry.Info) -> list[LicenseAssignment]:
+        if self.held is None:
+            # A user on their own (viewer, node, a payload): read when asked, batched. GraphQL
+            # awaits what a resolver returns; the users page's hundred users need no awaiting.
+            return cast(list[LicenseAssignment], self._read_licenses(info))
+        return [LicenseAssignment.of(held) for held in self.held]
+
+    async def _read_licenses(self, info: strawberry.Info) -> list[LicenseAssignment]:
+        return [
+            LicenseAssignment.of(held)
+            for held in await resolve.licenses_held(info.context, self.pk)
+        ]
 
 
 @strawberry.type(description="A user and where it stands in the connection.")
@@ -82,7 +94,7 @@ class Company(Node):
     pk: Private[int]
 
     @classmethod
-    def from_model(cls, row: company_models.Company) -> Company:
+    def of(cls, row: CompanyInfo) -> Company:
         return cls(
             id=strawberry.ID(encode_id("Company", row.id)),
             name=row.name,
@@ -99,9 +111,15 @@ class Company(Node):
         first: int | None = None,
         after: str | None = None,
     ) -> UserConnection:
-        page = await resolve.company_users(info.context, self.pk, first, after)
+        with_licenses = selects(info, "edges", "node", "licenses")
+        page, held = await resolve.company_users(
+            info.context, self.pk, first, after, with_licenses=with_licenses
+        )
         edges = [
-            UserEdge(node=User.from_model(row), cursor=resolve.user_cursor(row))
+            UserEdge(
+                node=User.of(row, held.get(row.id, []) if with_licenses else None),
+                cursor=resolve.user_cursor(row),
+            )
             for row in page.users
         ]
         cursors = [edge.cursor for edge in edges]

@@ -8,10 +8,6 @@ from typing import Annotated
 import strawberry
 from strawberry import Private
 
-from models import company as company_models
-from models import contract as contract_models
-from models import document as document_models
-from models import plan as plan_models
 from models.enums import KIND_ORDER, LicenseKind, Product
 from resolvers import purchases as resolve_purchases
 from resolvers import subscription as resolve
@@ -26,6 +22,8 @@ from schema.purchases.types import (
     purchase_connection,
 )
 from schema.scalars import UnsignedInt64
+from services.access import CompanyInfo
+from services.subscription.reads import ContractView, DocumentView, PlanView, PoolView
 from services.usage import Usage as UsageValue
 
 
@@ -38,13 +36,11 @@ class Plan:
     prices: list[LicensePrice] = strawberry.field(description="One price per license kind.")
 
     @classmethod
-    def from_model(cls, row: plan_models.Plan) -> Plan:
+    def of(cls, plan: PlanView) -> Plan:
         return cls(
-            name=row.name,
-            storage_allowance_per_license_bytes=UnsignedInt64(
-                row.storage_allowance_per_license_bytes
-            ),
-            prices=[LicensePrice.of(row, kind) for kind in KIND_ORDER],
+            name=plan.name,
+            storage_allowance_per_license_bytes=UnsignedInt64(plan.storage_per_license_bytes),
+            prices=[LicensePrice.of(plan, kind) for kind in KIND_ORDER],
         )
 
 
@@ -82,28 +78,25 @@ class LicensePool(Node):
         description="False for CONTRACTED: those are only adjusted at renewal."
     )
     price: LicensePrice
+    pending: int = strawberry.field(description="Licenses in purchases awaiting signature.")
     pk: Private[int]
 
-    @strawberry.field(description="Licenses in purchases awaiting signature.")
-    async def pending(self, info: strawberry.Info) -> int:
-        return await resolve_purchases.pending(info.context, self.pk)
+    @classmethod
+    async def of_view(cls, info: strawberry.Info, row: PoolView) -> LicensePool:
+        """A pool whose contract's plan is not at hand (node, mutation payloads)."""
+        return cls.of(row, (await resolve.contract_of_pool(info.context, row)).plan)
 
     @classmethod
-    async def of_row(cls, info: strawberry.Info, row: contract_models.LicensePool) -> LicensePool:
-        """A pool whose contract's plan is not at hand (mutation payloads)."""
-        return cls.from_model(row, await resolve.plan_of_pool(info.context, row))
-
-    @classmethod
-    def from_model(cls, row: contract_models.LicensePool, plan: plan_models.Plan) -> LicensePool:
-        kind = LicenseKind(row.kind)
+    def of(cls, row: PoolView, plan: PlanView) -> LicensePool:
         return cls(
             id=strawberry.ID(encode_id("LicensePool", row.id)),
-            kind=kind,
+            kind=row.kind,
             total=row.total,
             assigned=row.assigned,
             available=row.available,
-            deletable=kind != LicenseKind.CONTRACTED,
-            price=LicensePrice.of(plan, kind),
+            deletable=row.kind != LicenseKind.CONTRACTED,
+            price=LicensePrice.of(plan, row.kind),
+            pending=row.pending,
             pk=row.id,
         )
 
@@ -121,7 +114,7 @@ class ContractDocument(Node):
         return resolve.document_download_url(info.context, self.pk)
 
     @classmethod
-    def from_model(cls, row: document_models.ContractDocument) -> ContractDocument:
+    def of(cls, row: DocumentView) -> ContractDocument:
         return cls(
             id=strawberry.ID(encode_id("ContractDocument", row.id)),
             title=row.title,
@@ -136,14 +129,14 @@ class Contract(Node):
     plan: Plan
     starts_on: dt.date
     expires_on: dt.date = strawberry.field(description="Last day of the current term (inclusive).")
-    row: Private[contract_models.Contract]
+    row: Private[ContractView]
 
     @classmethod
-    def from_model(cls, row: contract_models.Contract) -> Contract:
+    def of(cls, row: ContractView) -> Contract:
         return cls(
             id=strawberry.ID(encode_id("Contract", row.id)),
             product=row.product,
-            plan=Plan.from_model(row.plan),
+            plan=Plan.of(row.plan),
             starts_on=row.starts_on,
             expires_on=row.expires_on,
             row=row,
@@ -152,12 +145,12 @@ class Contract(Node):
     @strawberry.field(description="Always three pools, in the order CONTRACTED, MONTHLY, DAILY.")
     async def license_pools(self, info: strawberry.Info) -> list[LicensePool]:
         rows = await resolve.pools(info.context, self.row.id)
-        return [LicensePool.from_model(pool, self.row.plan) for pool in rows]
+        return [LicensePool.of(pool, self.row.plan) for pool in rows]
 
     @strawberry.field(description="The pool of one kind.")
     async def license_pool(self, info: strawberry.Info, kind: LicenseKind) -> LicensePool:
         row = await resolve.pool(info.context, self.row.id, kind)
-        return LicensePool.from_model(row, self.row.plan)
+        return LicensePool.of(row, self.row.plan)
 
     @strawberry.field(description="Storage used by this contract against its allowance.")
     async def usage(self, info: strawberry.Info) -> Usage:
@@ -202,16 +195,16 @@ class Contract(Node):
         ] = None,
     ) -> list[ContractDocument]:
         rows = await resolve.documents(info.context, self.row.id, first, after)
-        return [ContractDocument.from_model(row) for row in rows]
+        return [ContractDocument.of(row) for row in rows]
 
 
 @strawberry.type(description="A company's subscription across product sections.")
 class Subscription(Node):
-    company_row: Private[company_models.Company]
+    company_row: Private[CompanyInfo]
 
     @strawberry.field(description="The subscribing company.")
     def company(self) -> Company:
-        return Company.from_model(self.company_row)
+        return Company.of(self.company_row)
 
     @strawberry.field(
         description="Company-wide storage: the sum over all contracts (the allowance is one pool)."
@@ -224,9 +217,9 @@ class Subscription(Node):
         "JOBS first."
     )
     async def contracts(self, info: strawberry.Info) -> list[Contract]:
-        return [Contract.from_model(row) for row in await resolve.contracts(info.context)]
+        return [Contract.of(row) for row in await resolve.contracts(info.context)]
 
     @strawberry.field(description="The contract of one product section, or null.")
     async def contract(self, info: strawberry.Info, product: Product) -> Contract | None:
         row = await resolve.contract_for_product(info.context, product)
-        return None if row is None else Contract.from_model(row)
+        return None if row is None else Contract.of(row)

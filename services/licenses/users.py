@@ -1,37 +1,91 @@
-"""Reads of a company's users and the licenses they hold."""
+"""Reads of a company's users and the licenses they hold, in plain SQL (services/sql.py)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tortoise.expressions import Q
+from models.enums import LicenseKind, Product, Role
+from models.user import User
+from services import sql
 
-from models.user import LicenseAssignment, User
+
+@dataclass(frozen=True)
+class UserView:
+    id: int
+    company_id: int
+    name: str
+    email: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class HeldLicense:
+    user_id: int
+    product: Product
+    kind: LicenseKind
+    assigned_at: dt.datetime
 
 
 @dataclass(frozen=True)
 class UsersPage:
-    users: list[User]
+    users: list[UserView]
     has_next_page: bool
     total_count: int
 
 
+_USER_COLUMNS = "id, company_id, name, email, role"
+_PAGE = f"SELECT {_USER_COLUMNS} FROM app_user WHERE company_id = ? ORDER BY name, id LIMIT ?"
+_PAGE_AFTER = (
+    f"SELECT {_USER_COLUMNS} FROM app_user WHERE company_id = ? "
+    "AND (name > ? OR (name = ? AND id > ?)) ORDER BY name, id LIMIT ?"
+)
+_COUNT = "SELECT COUNT(*) FROM app_user WHERE company_id = ?"
+
+
+def _user(row: sql.Row) -> UserView:
+    return UserView(row[0], row[1], row[2], row[3], Role(row[4]))
+
+
+def user_view(user: User) -> UserView:
+    """A view of a User row a change has returned."""
+    return UserView(user.id, user.company_id, user.name, user.email, Role(user.role))
+
+
 async def users_page(*, company_id: int, first: int, after: tuple[str, int] | None) -> UsersPage:
     """Users ordered by name, then id; `after` is the (name, id) of the last user seen."""
-    query = User.filter(company_id=company_id)
-    if after is not None:
+    if after is None:
+        rows = await sql.fetch(_PAGE, (company_id, first + 1))
+    else:
         name, user_id = after
-        query = query.filter(Q(name__gt=name) | Q(name=name, id__gt=user_id))
-    rows = await query.order_by("name", "id").limit(first + 1)
-    total = await User.filter(company_id=company_id).count()
-    return UsersPage(users=rows[:first], has_next_page=len(rows) > first, total_count=total)
+        rows = await sql.fetch(_PAGE_AFTER, (company_id, name, name, user_id, first + 1))
+    [(total,)] = await sql.fetch(_COUNT, (company_id,))
+    users = [_user(row) for row in rows[:first]]
+    return UsersPage(users=users, has_next_page=len(rows) > first, total_count=int(total))
 
 
-async def assignments_for_users(user_ids: Sequence[int]) -> list[LicenseAssignment]:
-    """Assignments with their pools (for the kind), in product order per user."""
-    return (
-        await LicenseAssignment.filter(user_id__in=list(user_ids))
-        .select_related("pool")
-        .order_by("user_id", "product")
+async def users_by_ids(company_id: int, ids: Sequence[int]) -> list[UserView]:
+    placeholders = ", ".join("?" * len(ids))
+    statement = (
+        f"SELECT {_USER_COLUMNS} FROM app_user WHERE company_id = ? AND id IN ({placeholders})"
     )
+    return [_user(row) for row in await sql.fetch(statement, (company_id, *ids))]
+
+
+_LICENSES = """
+SELECT a.user_id, a.product, p.kind, a.assigned_at
+FROM license_assignment a JOIN license_pool p ON p.id = a.pool_id
+WHERE a.user_id IN ({users}) ORDER BY a.user_id, a.product
+"""
+
+
+async def licenses_of(user_ids: Sequence[int]) -> list[HeldLicense]:
+    """What each user holds, one license per product at most, JOBS before SALES."""
+    if not user_ids:
+        return []
+    statement = _LICENSES.format(users=", ".join("?" * len(user_ids)))
+    return [
+        HeldLicense(row[0], Product(row[1]), LicenseKind(row[2]), sql.as_datetime(row[3]))
+        for row in await sql.fetch(statement, tuple(user_ids))
+    ]

@@ -6,18 +6,20 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import Any, TypeVar
 
-from tortoise.connection import get_connection
-from tortoise.models import Model
-
-from models.company import Company
+from models.enums import Role
 from models.token import ApiToken
 from models.user import User
-from services.access import ALL_SCOPES, DEFAULT_SCOPES, Viewer, parse_scopes
+from services import sql
+from services.access import (
+    ALL_SCOPES,
+    DEFAULT_SCOPES,
+    CompanyInfo,
+    UserInfo,
+    Viewer,
+    parse_scopes,
+)
 from services.errors import NotFound, UnknownScope
-
-M = TypeVar("M", bound=Model)
 
 TOKEN_PREFIX = "lic_"  # noqa: S105 (a visible prefix, not a secret)
 
@@ -54,26 +56,17 @@ async def create_token(
 LAST_USED_PRECISION = dt.timedelta(minutes=1)
 
 
-def _columns(alias: str, model: type[Model]) -> list[str]:
-    return [f'{alias}."{column}" AS "{alias}.{column}"' for column in sorted(model._meta.db_fields)]
-
-
-# Every request runs this, so it is one plain statement, not a query built per request. It
-# also brings the company's data version, which keys the response cache.
-_AUTHENTICATE = (
-    "SELECT "
-    + ", ".join(_columns("t", ApiToken) + _columns("u", User) + _columns("c", Company))
-    + f' FROM "{ApiToken._meta.db_table}" t'
-    + f' JOIN "{User._meta.db_table}" u ON u."id" = t."user_id"'
-    + f' JOIN "{Company._meta.db_table}" c ON c."id" = u."company_id"'
-    + ' WHERE t."token_hash" = {marker} AND t."revoked_at" IS NULL'
-)
-
-
-def _part(row: dict[str, Any], alias: str, model: type[M]) -> M:
-    prefix = f"{alias}."
-    values = {key[len(prefix) :]: value for key, value in row.items() if key.startswith(prefix)}
-    return model._init_from_db(**values)
+# Every request runs this: one plain statement (services/sql.py). It also brings the company's
+# data version, which keys the response cache.
+_AUTHENTICATE = """
+SELECT t.id, t.name, t.scopes, t.last_used_at,
+       u.id, u.name, u.email, u.role,
+       c.id, c.name, c.email, c.tax_rate_basis_points, c.currency, c.data_version
+FROM api_token t
+JOIN app_user u ON u.id = t.user_id
+JOIN company c ON c.id = u.company_id
+WHERE t.token_hash = ? AND t.revoked_at IS NULL
+"""
 
 
 async def authenticate(token: str, *, now: dt.datetime) -> Viewer | None:
@@ -81,22 +74,23 @@ async def authenticate(token: str, *, now: dt.datetime) -> Viewer | None:
 
     Records when the token was last used, to the minute: one write per token and minute at most.
     """
-    connection = get_connection("default")
-    marker = "$1" if connection.capabilities.dialect == "postgres" else "?"
-    rows = await connection.execute_query_dict(
-        _AUTHENTICATE.format(marker=marker), [hash_token(token)]
-    )
+    rows = await sql.fetch(_AUTHENTICATE, (hash_token(token),))
     if not rows:
         return None
-    row = _part(rows[0], "t", ApiToken)
-    if row.last_used_at is None or row.last_used_at < now - LAST_USED_PRECISION:
-        await ApiToken.filter(id=row.id).update(last_used_at=now)
+    token_id, name, scopes, last_used = rows[0][:4]
+    last_used_at = sql.as_optional_datetime(last_used)
+    if last_used_at is None or last_used_at < now - LAST_USED_PRECISION:
+        await ApiToken.filter(id=token_id).update(last_used_at=now)
+    user_id, user_name, email, role = rows[0][4:8]
+    company = CompanyInfo(*rows[0][8:14])
     return Viewer(
-        user=_part(rows[0], "u", User),
-        company=_part(rows[0], "c", Company),
-        token_id=int(row.id),
-        token_name=row.name,
-        scopes=parse_scopes(row.scopes),
+        user=UserInfo(
+            id=user_id, company_id=company.id, name=user_name, email=email, role=Role(role)
+        ),
+        company=company,
+        token_id=token_id,
+        token_name=name,
+        scopes=parse_scopes(scopes),
     )
 
 

@@ -8,11 +8,11 @@ import hashlib
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from models.company import Company
 from models.contract import Contract, LicensePool
 from models.enums import LicenseKind
 from models.purchase import EmailStatus, LicensePurchase, OutboxEmail, PurchaseStatus
 from services import audit, data_version
+from services.access import CompanyFacts
 from services.audit import Actor
 from services.errors import (
     IdempotencyKeyReused,
@@ -75,7 +75,7 @@ def _queue_email(purchase: LicensePurchase, to_address: str, now: dt.datetime) -
 
 async def purchase_licenses(
     *,
-    company: Company,
+    company: CompanyFacts,
     contract_id: int,
     kind: LicenseKind,
     quantity: int,

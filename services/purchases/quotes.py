@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from models.company import Company
 from models.contract import Contract, LicensePool
 from models.enums import LicenseKind
+from services.access import CompanyFacts
 from services.purchases.pricing import Quote, QuoteRequest, quote, validate_quantity
 from services.subscription.reads import contract_of_company
 from services.usage import STORAGE_GRANTING_KINDS
 
 
 async def quote_for_contract(
-    *, company: Company, contract: Contract, kind: LicenseKind, quantity: int, today: dt.date
+    *, company: CompanyFacts, contract: Contract, kind: LicenseKind, quantity: int, today: dt.date
 ) -> Quote:
     totals = dict(await LicensePool.filter(contract_id=contract.id).values_list("kind", "total"))
     plan = contract.plan
@@ -35,7 +35,7 @@ async def quote_for_contract(
 
 
 async def quote_licenses(
-    *, company: Company, contract_id: int, kind: LicenseKind, quantity: int, today: dt.date
+    *, company: CompanyFacts, contract_id: int, kind: LicenseKind, quantity: int, today: dt.date
 ) -> Quote:
     """What the side panel shows: nothing is stored, nothing is sent."""
     contract = await contract_of_company(

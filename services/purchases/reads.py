@@ -73,6 +73,10 @@ async def pending_by_pool(pool_ids: Sequence[int], now: dt.datetime) -> dict[int
     return {int(pool_id): int(pending) for pool_id, pending in rows}
 
 
+async def purchases_by_ids(company_id: int, ids: Sequence[int]) -> list[LicensePurchase]:
+    return await LicensePurchase.filter(id__in=list(ids), company_id=company_id)
+
+
 async def latest_emails(purchase_ids: Sequence[int]) -> dict[int, OutboxEmail]:
     """The newest confirmation email of each purchase."""
     latest: dict[int, OutboxEmail] = {}

@@ -12,11 +12,11 @@ from functools import partial
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from models.company import Company
 from models.contract import Contract, LicensePool
 from models.enums import LicenseKind
 from models.purchase import LicensePurchase, PurchaseStatus, SignatureToken
 from services import audit, data_version
+from services.access import CompanyFacts
 from services.audit import Actor
 from services.errors import (
     PurchaseNotPending,
@@ -48,7 +48,7 @@ class SignatureRequest:
     """What the signature page shows."""
 
     purchase: LicensePurchase
-    company: Company
+    company: CompanyFacts
     quote: Quote  # as requested
 
 
@@ -81,7 +81,7 @@ async def signature_request(*, token: str, now: dt.datetime) -> SignatureRequest
     return SignatureRequest(purchase, purchase.company, Quote.from_json(purchase.quote))
 
 
-async def quote_as_of(*, purchase: LicensePurchase, company: Company, today: dt.date) -> Quote:
+async def quote_as_of(*, purchase: LicensePurchase, company: CompanyFacts, today: dt.date) -> Quote:
     """The purchase's breakdown if signed `today`: licenses are billed from the signing day."""
     contract = await Contract.filter(id=purchase.contract_id).select_related("plan").get()
     totals = {
