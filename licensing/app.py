@@ -14,11 +14,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from licensing import db, logs
-from licensing.access_log import AccessLog
 from licensing.downloads import download_route
+from licensing.edge import Edge
 from licensing.email_sender import sender_for
 from licensing.graphql_view import LicensingGraphQL
-from licensing.http_limits import HttpLimits
 from licensing.mailer import Mailer
 from licensing.settings import Settings
 from licensing.sign_page import sign_routes
@@ -70,10 +69,7 @@ def create_app(settings: Settings) -> Starlette:
 
     graphql = LicensingGraphQL(settings)
     return Starlette(
-        middleware=[
-            Middleware(AccessLog),
-            Middleware(HttpLimits, max_bytes=settings.max_request_bytes),
-        ],
+        middleware=[Middleware(Edge, max_bytes=settings.max_request_bytes)],
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),

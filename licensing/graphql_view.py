@@ -7,18 +7,23 @@ import json
 import re
 from typing import Any
 
+import orjson
 from cross_web import HTTPException
+from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult
 
+from licensing.cached_answers import CachedAnswers, authenticate
 from licensing.settings import Settings
 from resolvers.context import RequestContext
 from resolvers.errors import ClientError
 from schema.api import build_schema
 from schema.protection.bounded_cache import ByteBoundedLru
-from services.protection import persisted_queries, tokens
+from schema.protection.response_cache import ResponseStore
+from services.protection import persisted_queries
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 KNOWN_QUERIES_BYTES = 4 * 1024 * 1024  # persisted documents kept in memory per process
@@ -26,11 +31,38 @@ KNOWN_QUERIES_BYTES = 4 * 1024 * 1024  # persisted documents kept in memory per 
 
 class LicensingGraphQL(GraphQL[RequestContext, None]):
     def __init__(self, settings: Settings) -> None:
+        store = (
+            ResponseStore(settings.response_cache_bytes) if settings.response_cache_bytes else None
+        )
         super().__init__(
-            build_schema(settings), graphql_ide="graphiql" if settings.graphiql else None
+            build_schema(settings, answers=store),
+            graphql_ide="graphiql" if settings.graphiql else None,
         )
         self.settings = settings
+        self.cached = CachedAnswers(settings, store) if store is not None else None
         self._known: ByteBoundedLru[str, str] = ByteBoundedLru(KNOWN_QUERIES_BYTES, len)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Authenticate once; answer a repeated query from the cache, else let Strawberry."""
+        if scope["type"] != "http" or scope["method"] not in ("GET", "POST"):
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        if request.method == "GET" and not {"query", "extensions"} & request.query_params.keys():
+            await super().__call__(scope, receive, send)  # GraphiQL, or Strawberry's 400
+            return
+        body = await request.body() if request.method == "POST" else b""
+        auth = await authenticate(request.headers.get("authorization", ""), self.settings)
+        scope.setdefault("state", {})["auth"] = auth
+        if self.cached is not None:
+            answer = await self.cached.answer(request, body, auth)
+            if answer is not None:
+                await answer(scope, receive, send)
+                return
+        await super().__call__(scope, _replaying(body, receive), send)
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
 
     def decode_json(self, data: str | bytes) -> object:
         """JSON bodies must be an object, or an array of objects (a batch), in UTF-8."""
@@ -58,24 +90,20 @@ class LicensingGraphQL(GraphQL[RequestContext, None]):
         )
 
     async def get_context(self, request: Any, response: Any) -> RequestContext:
-        client = {
-            "request_id": request.state.request_id,
-            "client_ip": request.client.host if request.client else None,
-            "user_agent": request.headers.get("user-agent"),
-            "response": response,
-            "conditional_get": request.method == "GET",
-            "if_none_match": request.headers.get("if-none-match"),
-        }
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if not header:
-            return RequestContext(self.settings, None, **client)
-        if scheme.lower() != "bearer" or not token.strip():
-            problem = "Use the header Authorization: Bearer TOKEN."
-            return RequestContext(self.settings, None, auth_problem=problem, **client)
-        viewer = await tokens.authenticate(token.strip(), now=self.settings.clock.now())
-        problem = "The bearer token is unknown or revoked. Ask for a new token."
-        return RequestContext(self.settings, viewer, auth_problem=problem, **client)
+        auth = getattr(request.state, "auth", None)
+        if auth is None:  # a request that did not come through __call__ (tests of the view)
+            auth = await authenticate(request.headers.get("authorization", ""), self.settings)
+        return RequestContext(
+            self.settings,
+            auth.viewer,
+            auth_problem=auth.problem,
+            request_id=request.state.request_id,
+            client_ip=request.client.host if request.client else None,
+            user_agent=request.headers.get("user-agent"),
+            response=response,
+            conditional_get=request.method == "GET",
+            if_none_match=request.headers.get("if-none-match"),
+        )
 
     def create_response(self, response_data: Any, sub_response: Response) -> Response:
         if sub_response.status_code == 304:  # the client's copy is current: no body
@@ -196,3 +224,17 @@ class LicensingGraphQL(GraphQL[RequestContext, None]):
             keep=self.settings.max_automatic_persisted_queries,
         )
         self._known.put(digest, query)
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """The request's body again, already read, then whatever else the client sends."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

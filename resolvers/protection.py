@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import time
+from typing import Any
 
+from licensing.settings import Settings
 from resolvers.context import RequestContext
+from services.access import Viewer
 from services.protection import rate_limit
 from services.purchases import reads as purchase_reads
 
@@ -13,24 +17,55 @@ from services.purchases import reads as purchase_reads
 MAX_ANSWER_AGE = dt.timedelta(seconds=60)
 
 
-def bucket_of(ctx: RequestContext) -> rate_limit.Bucket:
+def bucket_of(settings: Settings) -> rate_limit.Bucket:
     return rate_limit.Bucket(
-        capacity=ctx.settings.rate_limit_capacity,
-        restore_rate=ctx.settings.rate_limit_restore_rate,
+        capacity=settings.rate_limit_capacity, restore_rate=settings.rate_limit_restore_rate
     )
 
 
-def rate_limit_key(ctx: RequestContext) -> str:
-    """Per token; without one, per client address."""
-    viewer = ctx.viewer_or_none
-    return f"token:{viewer.token_id}" if viewer else f"ip:{ctx.client_ip or 'unknown'}"
+def rate_limit_key(viewer: Viewer | None, client_ip: str | None) -> str:
+    """Per token; without one, per client address (hashed: an address header can be long)."""
+    if viewer is not None:
+        return f"token:{viewer.token_id}"
+    return "ip:" + hashlib.sha256((client_ip or "unknown").encode()).hexdigest()[:40]
 
 
 async def take_cost(ctx: RequestContext, cost: int) -> rate_limit.Decision:
     """Spend `cost` from the caller's bucket, shared by every worker through the database."""
     return await rate_limit.take(
-        key=rate_limit_key(ctx), cost=cost, bucket=bucket_of(ctx), now=time.time()
+        key=rate_limit_key(ctx.viewer_or_none, ctx.client_ip),
+        cost=cost,
+        bucket=bucket_of(ctx.settings),
+        now=time.time(),
     )
+
+
+async def take_cost_of(settings: Settings, viewer: Viewer, cost: int) -> rate_limit.Decision | None:
+    """`take_cost` for a request answered from the cache; None when throttling is off."""
+    if not settings.rate_limit_enabled:
+        return None
+    return await rate_limit.take(
+        key=rate_limit_key(viewer, None), cost=cost, bucket=bucket_of(settings), now=time.time()
+    )
+
+
+def cost_extension(
+    settings: Settings, requested: int, actual: int, decision: rate_limit.Decision | None
+) -> dict[str, Any]:
+    """What every answer reports under `extensions`: its cost and the caller's bucket."""
+    bucket = bucket_of(settings)
+    available = decision.available if decision else float(bucket.capacity)
+    return {
+        "cost": {
+            "requestedQueryCost": requested,
+            "actualQueryCost": actual,
+            "throttleStatus": {
+                "maximumAvailable": bucket.capacity,
+                "currentlyAvailable": round(available, 1),
+                "restoreRate": bucket.restore_rate,
+            },
+        }
+    }
 
 
 async def answer_valid_until(ctx: RequestContext, now: dt.datetime) -> dt.datetime:

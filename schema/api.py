@@ -74,12 +74,11 @@ class LicensingSchema(strawberry.Schema):
             )
 
 
-def _extensions(settings: Settings) -> list[Any]:
+def _extensions(settings: Settings, answers: ResponseStore | None) -> list[Any]:
     extensions: list[Any] = [ApiProtection]
-    if settings.response_cache_bytes:
-        # After ApiProtection: a refused request is neither answered from nor put in the cache.
-        store = ResponseStore(settings.response_cache_bytes)
-        extensions.append(lambda: ResponseCache(store))
+    if answers is not None:
+        # After ApiProtection: a refused request is never put in the cache.
+        extensions.append(lambda: ResponseCache(answers))
     documents = DocumentStore(settings.document_cache_bytes)
     extensions += [
         MaskUnexpectedErrors,
@@ -91,7 +90,10 @@ def _extensions(settings: Settings) -> list[Any]:
     return extensions
 
 
-def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+def build_schema(
+    settings: Settings | None = None, answers: ResponseStore | None = None
+) -> strawberry.Schema:
+    """The schema; with `answers`, it keeps query answers there (licensing/cached_answers.py)."""
     settings = settings or Settings()
     return LicensingSchema(
         query=Query,
@@ -111,7 +113,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             # Strawberry's own cap, far above ours: the view refuses big batches with a code.
             batching_config={"max_operations": 100_000},
         ),
-        extensions=_extensions(settings),
+        extensions=_extensions(settings, answers),
     )
 
 

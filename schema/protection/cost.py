@@ -180,13 +180,28 @@ def analyze(
     return walker.analysis
 
 
+def objects_in(data: Any) -> int:
+    """Objects in an answer: what actualQueryCost counts."""
+    if isinstance(data, dict):
+        return 1 + sum(objects_in(value) for value in data.values())
+    if isinstance(data, list):
+        return sum(objects_in(item) for item in data)
+    return 0
+
+
+def actual_cost(data: Any) -> int:
+    """The objects a query returned; the root object itself is free, any answer costs 1."""
+    return max(objects_in(data) - 1, MINIMUM_COST)
+
+
 def variables_digest(variables: dict[str, Any] | None) -> str:
     return digest(json.dumps(variables, sort_keys=True, default=str))
 
 
 # An analysis is a few numbers and the root field names.
-_analyses: ByteBoundedLru[tuple[int, str, str | None, str], Analysis] = ByteBoundedLru(
-    max_bytes=4 * 1024 * 1024, size_of=lambda found: 64 * len(found.root_fields)
+_analyses: ByteBoundedLru[tuple[int, str, str, str], Analysis] = ByteBoundedLru(
+    max_bytes=4 * 1024 * 1024,
+    size_of=lambda found: sum(64 + len(name) for name in found.root_fields),
 )
 
 
@@ -198,7 +213,8 @@ def analyze_cached(
     variables: dict[str, Any] | None,
 ) -> Analysis:
     """`analyze`, remembered per document, operation and variables (clients repeat them)."""
-    key = (id(schema), query_digest, operation_name, variables_digest(variables))
+    # The operation name goes in as a digest too: a client may send a name of any length.
+    key = (id(schema), query_digest, digest(operation_name or ""), variables_digest(variables))
     found = _analyses.get(key)
     if found is None:
         found = analyze(schema, document, operation_name, variables)

@@ -19,19 +19,10 @@ from strawberry.extensions import SchemaExtension
 from resolvers import protection
 from resolvers.context import RequestContext
 from resolvers.errors import ClientError
-from schema.protection.cost import MINIMUM_COST, MUTATION_COST, Analysis, analyze_cached
+from schema.protection.cost import MUTATION_COST, Analysis, actual_cost, analyze_cached
 from services.protection.rate_limit import Decision
 
 request_log = logging.getLogger("licensing.requests")
-
-
-def _objects_in(data: Any) -> int:
-    """Objects actually returned: what actualQueryCost counts for a query."""
-    if isinstance(data, dict):
-        return 1 + sum(_objects_in(value) for value in data.values())
-    if isinstance(data, list):
-        return sum(_objects_in(item) for item in data)
-    return 0
 
 
 def _code_for(error: GraphQLError) -> str:
@@ -138,26 +129,15 @@ class ApiProtection(SchemaExtension):
             return 0
         if self.analysis.root_fields and self.execution_context.operation_type.value == "mutation":
             return MUTATION_COST * len(self.analysis.root_fields)
-        # The root object itself is free; any answer costs at least 1.
-        return max(_objects_in(result.data) - 1, MINIMUM_COST)
+        return actual_cost(result.data)
 
     def get_results(self) -> dict[str, Any]:
         ctx = self.ctx
         if ctx is None:
             return {}
-        bucket = protection.bucket_of(ctx)
-        available = self.decision.available if self.decision else float(bucket.capacity)
-        return {
-            "cost": {
-                "requestedQueryCost": self.analysis.cost,
-                "actualQueryCost": self._actual_cost(),
-                "throttleStatus": {
-                    "maximumAvailable": bucket.capacity,
-                    "currentlyAvailable": round(available, 1),
-                    "restoreRate": bucket.restore_rate,
-                },
-            }
-        }
+        return protection.cost_extension(
+            ctx.settings, self.analysis.cost, self._actual_cost(), self.decision
+        )
 
     def _log(self, errors: list[GraphQLError], seconds: float) -> None:
         ctx = self.ctx

@@ -8,34 +8,40 @@ seen on the very next read, with no extra query. What changes with time alone (a
 purchase lapsing, today's date in quotes, download links) bounds how long an entry lives.
 
 GET requests (persisted queries) also get a weak ETag and answer `If-None-Match` with 304.
+This extension fills the cache; a repeated request is answered before any GraphQL work is
+done, by licensing/cached_answers.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from collections.abc import AsyncIterator, Hashable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from resolvers import protection
 from resolvers.context import RequestContext
-from schema.protection.bounded_cache import ByteBoundedLru
-from schema.protection.cost import variables_digest
+from schema.protection.bounded_cache import ByteBoundedLru, digest
+from schema.protection.cost import actual_cost, analyze_cached, variables_digest
+from services.access import Viewer
 
 
 @dataclass(frozen=True)
 class Entry:
-    data: dict[str, Any]
+    """An answer's `data`, serialized once, and what a repeat of the request must report."""
+
+    data_json: bytes
     etag: str
     valid_until: dt.datetime
-    # Size of the answer as JSON: a fair measure of the memory `data` takes.
-    size: int
+    requested_cost: int
+    actual_cost: int
 
 
 class ResponseStore:
@@ -43,7 +49,7 @@ class ResponseStore:
 
     def __init__(self, max_bytes: int) -> None:
         self._entries: ByteBoundedLru[Hashable, Entry] = ByteBoundedLru(
-            max_bytes, lambda entry: 4 * entry.size
+            max_bytes, lambda entry: len(entry.data_json)
         )
 
     def get(self, key: Hashable, now: dt.datetime) -> Entry | None:
@@ -54,64 +60,82 @@ class ResponseStore:
         self._entries.put(key, entry)
 
 
+def answer_key(
+    viewer: Viewer,
+    query_digest: str,
+    operation_name: str | None,
+    variables: dict[str, Any] | None,
+) -> Hashable:
+    """Who asks (and at which version of their company's data), and what: all of it digests."""
+    return (
+        viewer.company_id,
+        viewer.company.data_version,
+        viewer.user_id,
+        viewer.scopes,
+        query_digest,
+        digest(operation_name or ""),
+        variables_digest(variables),
+    )
+
+
 def etag_of(serialized: bytes) -> str:
     return f'W/"{hashlib.sha256(serialized).hexdigest()[:32]}"'
 
 
 class ResponseCache(SchemaExtension):
+    """Keeps each query's answer; licensing/cached_answers.py sends it to later requests."""
+
     def __init__(self, store: ResponseStore) -> None:
         self.store = store
 
     async def on_execute(self) -> AsyncIterator[None]:
+        yield
         context = self.execution_context.context
-        key = self._key(context)
-        # Without a key, or once the protection extension has refused the request: no cache.
-        if key is None or self.execution_context.result is not None:
-            yield
+        execution = self.execution_context
+        if (
+            not isinstance(context, RequestContext)
+            or context.viewer_or_none is None
+            or execution.operation_type != OperationType.QUERY
+        ):
             return
-        assert isinstance(context, RequestContext)
-        now = context.settings.clock.now()
-        entry = self.store.get(key, now)
-        if entry is not None:
-            self.execution_context.result = GraphQLExecutionResult(data=entry.data)
-            yield
-        else:
-            yield
-            entry = await self._fill(key, context, now)
+        entry = await self._fill(context)
         if entry is not None:
             _announce(entry, context)
 
-    def _key(self, context: object) -> Hashable | None:
+    async def _fill(self, context: RequestContext) -> Entry | None:
         execution = self.execution_context
-        if not isinstance(context, RequestContext) or context.viewer_or_none is None:
-            return None
-        if execution.operation_type != OperationType.QUERY:
-            return None
-        viewer = context.viewer_or_none
-        return (
-            viewer.company_id,
-            viewer.company.data_version,
-            viewer.user_id,
-            viewer.scopes,
-            context.digest_of(execution.query or ""),
-            execution.operation_name,
-            variables_digest(execution.variables),
-        )
-
-    async def _fill(self, key: Hashable, context: RequestContext, now: dt.datetime) -> Entry | None:
-        result = self.execution_context.result
+        result = execution.result
+        # A refusal or an error is never kept.
         if not isinstance(result, GraphQLExecutionResult) or result.errors or not result.data:
             return None
-        assert context.viewer_or_none is not None
-        serialized = json.dumps(result.data, separators=(",", ":")).encode()
+        viewer = context.viewer
+        query_digest = context.digest_of(execution.query or "")
+        now = context.settings.clock.now()
+        serialized = orjson.dumps(result.data)
         entry = Entry(
-            data=result.data,
+            data_json=serialized,
             etag=etag_of(serialized),
             valid_until=await protection.answer_valid_until(context, now),
-            size=len(serialized),
+            requested_cost=_requested_cost(execution, query_digest),
+            actual_cost=actual_cost(result.data),
         )
+        # The name as the client sent it, or None: what a repeat of the request will carry.
+        # (`operation_name` answers the document's own name when the client sent none.)
+        name = getattr(execution, "_provided_operation_name", execution.operation_name)
+        key = answer_key(viewer, query_digest, name, execution.variables)
         self.store.put(key, entry)
         return entry
+
+
+def _requested_cost(execution: ExecutionContext, query_digest: str) -> int:
+    assert execution.graphql_document is not None
+    return analyze_cached(
+        execution.schema._schema,
+        execution.graphql_document,
+        query_digest,
+        execution.operation_name,
+        execution.variables,
+    ).cost
 
 
 def _announce(entry: Entry, context: RequestContext) -> None:
@@ -121,5 +145,9 @@ def _announce(entry: Entry, context: RequestContext) -> None:
     headers = context.response.headers
     headers["ETag"] = entry.etag
     headers["Cache-Control"] = "private, no-cache"
-    if entry.etag in (tag.strip() for tag in (context.if_none_match or "").split(",")):
+    if etag_matches(entry.etag, context.if_none_match):
         context.response.status_code = 304
+
+
+def etag_matches(etag: str, if_none_match: str | None) -> bool:
+    return etag in (tag.strip() for tag in (if_none_match or "").split(","))
