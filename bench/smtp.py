@@ -86,3 +86,10 @@ def signature_token(message: EmailMessage, base_url: str) -> str:
     found = re.search(re.escape(base_url) + r"/sign/([\w-]+)", text_of(message))
     assert found, text_of(message)
     return found.group(1)
+
+
+def shown_quote(page_html: str) -> str:
+    """The digest of the breakdown a signature page shows, which its form sends back."""
+    found = re.search(r'name="shown" value="([0-9a-f]{64})"', page_html)
+    assert found, "the page shows no breakdown to sign"
+    return found.group(1)

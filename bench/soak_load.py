@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import time
 import uuid
 from collections import Counter
@@ -127,6 +128,15 @@ class Client:
             return None
         self._record(operation, started, "ok", "", subject)
         return payload
+
+    async def open_page(self, url: str) -> str | None:
+        """The signature page, as a person opens it: the breakdown it shows, if it is usable."""
+        try:
+            response = await self.http.get(url)
+        except httpx.TransportError:
+            return None
+        found = re.search(r'name="shown" value="([0-9a-f]{64})"', response.text)
+        return found.group(1) if response.status_code == 200 and found else None
 
     async def page(self, operation: str, url: str, form: dict[str, str]) -> int | None:
         started = time.monotonic()
@@ -295,7 +305,10 @@ class Signer:
     async def _sign(self, token: str) -> None:
         if self.client.rng.random() < 0.5:
             url = f"{self.client.world.base_url}/sign/{token}"
-            await self.client.page("sign_page", url, {"signer_name": "Olivia", "agree": "yes"})
+            shown = await self.client.open_page(url)
+            if shown is not None:
+                form = {"signer_name": "Olivia", "agree": "yes", "shown": shown}
+                await self.client.page("sign_page", url, form)
         else:
             variables = {"t": token, "n": "Olivia Owner"}
             await self.client.graphql("sign", SIGN, variables, authenticated=False)

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from licensing import db, logs
+from licensing import db, housekeeping, logs
 from licensing.downloads import download_route
 from licensing.edge import Edge
 from licensing.email_sender import sender_for
@@ -23,10 +23,6 @@ from licensing.settings import Settings
 from licensing.sign_page import sign_routes
 
 logger = logging.getLogger(__name__)
-
-
-class MigrationsBehind(RuntimeError):
-    pass
 
 
 async def healthz(request: Request) -> Response:
@@ -39,16 +35,19 @@ async def healthz(request: Request) -> Response:
 
 
 @asynccontextmanager
-async def _mailer_running(settings: Settings) -> AsyncIterator[Mailer]:
-    """The outbox sender runs beside every service process, from start-up to shut-down."""
+async def _background(settings: Settings) -> AsyncIterator[None]:
+    """The outbox sender and the housekeeping run beside every service process."""
     mailer = Mailer(settings, sender_for(settings))
     stop = asyncio.Event()
-    task = asyncio.create_task(mailer.run(stop), name="outbox-mailer")
+    tasks = [
+        asyncio.create_task(mailer.run(stop), name="outbox-mailer"),
+        asyncio.create_task(housekeeping.run(settings, stop), name="housekeeping"),
+    ]
     try:
-        yield mailer
+        yield
     finally:
         stop.set()
-        await task
+        await asyncio.gather(*tasks)
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -56,13 +55,8 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await db.init_orm(settings.database_url, **settings.database_options)
         try:
-            pending = await db.pending_migrations()
-            if pending:
-                raise MigrationsBehind(
-                    f"The database is behind: {len(pending)} migration(s) not applied "
-                    f"({', '.join(pending)}). Run `licensing migrate` first."
-                )
-            async with _mailer_running(settings):
+            await db.check_ready()
+            async with _background(settings):
                 yield
         finally:
             await db.close_orm()

@@ -28,12 +28,7 @@ DEMO_OWNER_EMAIL = "olivia@acme-heating.example"
 async def _with_orm(settings: Settings, work: Callable[[], Awaitable[None]]) -> None:
     """Run `work` on a database whose tables are current, else say what to do in one line."""
     async with db.orm(settings.database_url):
-        pending = await db.pending_migrations()
-        if pending:
-            raise SettingsError(
-                f"the database is behind: {len(pending)} migration(s) not applied. "
-                "Run `licensing migrate` first."
-            )
+        await db.check_ready()
         await work()
 
 
@@ -62,11 +57,6 @@ async def _create_token(settings: Settings, email: str, scopes: list[str], name:
 
 
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
-    if workers > 1 and not db.is_postgres(settings.database_url):
-        raise SettingsError(
-            "--workers above 1 needs PostgreSQL: the embedded SQLite database serves one "
-            "process. Set DATABASE_URL=postgres://... or run one worker."
-        )
     # Logging is ours (one JSON line per request, secrets redacted): uvicorn's is off.
     options: dict[str, Any] = {"host": host, "port": port, "log_config": None, "access_log": False}
     if workers > 1:
@@ -81,6 +71,13 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
+    if args.workers > 1 and not db.is_postgres(settings.database_url):
+        raise SettingsError(
+            "--workers above 1 needs PostgreSQL: the embedded SQLite database serves one "
+            "process. Set DATABASE_URL=postgres://... or run one worker."
+        )
+    # Refused here in one line, rather than by each worker's start-up with a traceback.
+    asyncio.run(_with_orm(settings, _nothing))
     logger = logging.getLogger("licensing")
     if not settings.smtp_host:
         logger.warning(
@@ -94,17 +91,36 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     _serve(settings, args.host, args.port, args.workers)
 
 
+async def _nothing() -> None:
+    return None
+
+
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
-    asyncio.run(db.apply_migrations(settings.database_url))
+    async def migrate() -> None:
+        async with db.orm(settings.database_url):
+            try:
+                await db.ping()
+            except Exception as error:
+                raise db.DatabaseUnavailable(
+                    f"cannot reach the database ({type(error).__name__}: {error}). Check "
+                    "DATABASE_URL and that the database server is up."
+                ) from None
+        await db.apply_migrations(settings.database_url)
+
+    asyncio.run(migrate())
     print("The database schema is up to date.")
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise FixtureError(f"{path}: cannot read the file: {exc.strerror}") from None
 
 
 def cmd_load(settings: Settings, args: argparse.Namespace) -> None:
     path = Path(args.file)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise FixtureError(f"{path}: cannot read the file: {exc.strerror}") from None
+    text = _read(path)
     asyncio.run(_load(settings, str(path), text, adjust=args.adjust))
 
 
@@ -137,7 +153,7 @@ def cmd_token_revoke(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_queries_register(settings: Settings, args: argparse.Namespace) -> None:
-    documents = {file: Path(file).read_text(encoding="utf-8") for file in args.files}
+    documents = {file: _read(Path(file)) for file in args.files}
 
     async def work() -> None:
         for file, query in documents.items():
@@ -231,6 +247,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         settings = Settings.from_env()
         args.func(settings, args)
-    except (FixtureError, DomainError, SettingsError) as exc:
+    except (
+        FixtureError,
+        DomainError,
+        SettingsError,
+        db.DatabaseUnavailable,
+        db.MigrationsBehind,
+    ) as exc:
         print(f"licensing {args.command}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

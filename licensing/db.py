@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from tortoise import Tortoise
@@ -24,6 +25,10 @@ DEFAULT_POOL_MAX = 10
 DEFAULT_STATEMENT_TIMEOUT_MS = 15_000
 # How long a SQLite writer waits for another's lock before failing.
 SQLITE_BUSY_TIMEOUT_MS = 5_000
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database cannot be reached or opened: the message says which and what to do."""
 
 
 def is_postgres(database_url: str) -> bool:
@@ -50,6 +55,18 @@ def connection_config(
         settings.setdefault("application_name", "licensing")
     else:
         credentials.setdefault("busy_timeout", SQLITE_BUSY_TIMEOUT_MS)
+    return config
+
+
+def _openable(config: dict[str, Any]) -> dict[str, Any]:
+    """The config, once its SQLite file's folder exists (else SQLite's open would hang)."""
+    credentials = config["connections"]["default"]["credentials"]
+    path = credentials.get("file_path")
+    if path not in (None, ":memory:") and not Path(path).parent.is_dir():
+        raise DatabaseUnavailable(
+            f"DATABASE_URL names a SQLite file in {Path(path).parent}, a folder that does not "
+            "exist: create it, or point DATABASE_URL elsewhere."
+        )
     return config
 
 
@@ -82,7 +99,7 @@ TORTOISE_ORM = tortoise_config(os.environ.get("DATABASE_URL", "sqlite://licensin
 
 async def init_orm(database_url: str, **options: int) -> None:
     # The global fallback lets the ASGI lifespan task and request tasks share one context.
-    config = tortoise_config(database_url, **options)
+    config = _openable(tortoise_config(database_url, **options))
     await Tortoise.init(config=config, _enable_global_fallback=True)
     credentials = config["connections"]["default"]["credentials"]
     sql.open_reader(sqlite_path=None if is_postgres(database_url) else credentials["file_path"])
@@ -105,7 +122,7 @@ async def orm(database_url: str, **options: int) -> AsyncIterator[None]:
 async def apply_migrations(database_url: str) -> None:
     """Bring the database schema up to the newest migration (what `licensing migrate` does)."""
     try:
-        await tortoise_migrate(config=tortoise_config(database_url))
+        await tortoise_migrate(config=_openable(tortoise_config(database_url)))
     finally:
         await Tortoise.close_connections()
 
@@ -120,3 +137,24 @@ async def pending_migrations() -> list[str]:
 
 async def ping() -> None:
     await get_connection("default").execute_query("SELECT 1")
+
+
+async def check_ready() -> None:
+    """Raise DatabaseUnavailable or MigrationsBehind, each in one line a person can act on."""
+    try:
+        await ping()
+    except Exception as error:
+        raise DatabaseUnavailable(
+            f"cannot reach the database ({type(error).__name__}: {error}). Check DATABASE_URL "
+            "and that the database server is up."
+        ) from None
+    pending = await pending_migrations()
+    if pending:
+        raise MigrationsBehind(
+            f"the database is behind: {len(pending)} migration(s) not applied "
+            f"({', '.join(pending)}). Run `licensing migrate` first."
+        )
+
+
+class MigrationsBehind(RuntimeError):
+    pass

@@ -40,9 +40,16 @@ def configure(level: str | int = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # uvicorn's loggers keep no handlers of their own: their lines come here too.
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi"):
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.asgi"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
+    # Never uvicorn's access log: it would write `GET /sign/<token>` and `?signature=...`.
+    # uvicorn writes it whenever that logger has a handler, its parents' included, so it is cut
+    # off here, in every process (the workers of `--workers N` configure logging themselves).
+    access = logging.getLogger("uvicorn.access")
+    access.handlers.clear()
+    access.propagate = False
+    access.disabled = True
     # fontTools narrates every PDF's font subsetting at INFO, Tortoise each start and stop:
     # heard at DEBUG only.
     for chatty in ("fontTools", "tortoise"):

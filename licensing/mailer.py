@@ -100,7 +100,7 @@ class Mailer:
     async def _purchase_of(email: OutboxEmail) -> LicensePurchase:
         return (
             await LicensePurchase.filter(id=email.purchase_id)
-            .select_related("company", "requested_by")
+            .select_related("company", "requested_by", "contract")
             .get()
         )
 

@@ -12,15 +12,17 @@ from starlette.routing import Route
 from licensing.settings import Settings
 from licensing.views import purchase_view, templates
 from services.errors import (
+    ContractExpired,
     DomainError,
     PurchaseNotPending,
+    QuoteChanged,
     SignatureTokenExpired,
     SignerNameRequired,
 )
 from services.purchases import signing
 
 # Pages about links that cannot be used: gone for used, cancelled or expired, else not found.
-_STATUS = {PurchaseNotPending: 410, SignatureTokenExpired: 410}
+_STATUS = {PurchaseNotPending: 410, SignatureTokenExpired: 410, ContractExpired: 410}
 _HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",  # the token is in the URL
@@ -57,6 +59,8 @@ async def _form_context(token: str, now: dt.datetime) -> dict[str, Any]:
             quote=quote,
         ),
         "expires": request.purchase.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+        # Sent back with the form: what is signed is what was shown, or nothing.
+        "shown": signing.quote_digest(quote),
     }
 
 
@@ -83,8 +87,9 @@ def sign_routes(settings: Settings) -> list[Route]:
                 ip=request.client.host if request.client else None,
                 user_agent=request.headers.get("user-agent"),
                 now=settings.clock.now(),
+                shown=str(form.get("shown", "")),
             )
-        except SignerNameRequired as error:
+        except (SignerNameRequired, QuoteChanged) as error:
             context = await _form_context(token, settings.clock.now())
             return _page(422, state="form", error=error.message, signer_name=name, **context)
         except DomainError as error:

@@ -16,6 +16,13 @@ class ClientError(GraphQLError):
         super().__init__(message, extensions={"code": code})
 
 
+def internal_error(request_id: str) -> ClientError:
+    """What a client sees of a failure on our side: no detail, the id of its log line."""
+    error = ClientError("Internal server error.", "INTERNAL_SERVER_ERROR")
+    error.extensions = {**(error.extensions or {}), "requestId": request_id}
+    return error
+
+
 def unauthenticated(problem: str) -> ClientError:
     return ClientError(problem, "UNAUTHENTICATED")
 

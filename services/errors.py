@@ -92,3 +92,9 @@ class ContractExpired(DomainError):
 
 class UnknownScope(DomainError):
     code = "UNKNOWN_SCOPE"
+
+
+class QuoteChanged(DomainError):
+    """The signature page's amounts are not today's any more (the page only)."""
+
+    code = "QUOTE_CHANGED"

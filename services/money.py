@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
-from babel.numbers import format_currency, get_currency_precision, is_currency
+from babel.core import get_global
+from babel.numbers import (
+    format_currency,
+    get_currency_precision,
+    get_territory_currencies,
+    is_currency,
+)
 from cachetools import LRUCache, cached
 
 # The service has no per-company locale yet: amounts read as a British customer reads them
@@ -14,13 +21,22 @@ from cachetools import LRUCache, cached
 LOCALE = "en_GB"
 
 
+@functools.cache
+def _legal_tender() -> frozenset[str]:
+    """Currencies that are legal tender somewhere today, by CLDR (not XXX, XAU or DEM)."""
+    territories = get_global("territory_currencies")
+    return frozenset(code for t in territories for code in get_territory_currencies(t))
+
+
 def is_known_currency(currency: str) -> bool:
-    """An ISO 4217 code that Babel knows (so its minor unit is known, not guessed)."""
-    return len(currency) == 3 and currency.isupper() and is_currency(currency)
+    """A currency customers pay in today, known to Babel (so its minor unit is not guessed)."""
+    return is_currency(currency) and currency in _legal_tender()
 
 
 def minor_unit_exponent(currency: str) -> int:
-    """Digits after the decimal point: 2 for GBP, 0 for JPY and CLP, 3 for JOD."""
+    """Digits after the decimal point, as CLDR's financial `digits`: 2 for GBP, 3 for JOD, 0
+    for JPY and CLP, and 0 for HUF, IDR, COP and IQD, which ISO 4217 lists with 2 or 3 but
+    which are used without them."""
     return int(get_currency_precision(currency))
 
 

@@ -160,10 +160,37 @@ def test_load_reports_differences_and_adjust_applies_them(tmp_path: Path) -> Non
     )
 
 
-def test_serve_refuses_a_database_behind_its_migrations(tmp_path: Path) -> None:
+def test_serve_refuses_a_database_behind_its_migrations_in_one_line(tmp_path: Path) -> None:
     result = run("serve", "--port", str(free_port()), env=environment(tmp_path))
-    assert result.returncode != 0
-    assert "Run `licensing migrate` first" in result.stdout + result.stderr
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1, result.stderr  # no traceback
+    assert "Run `licensing migrate` first" in result.stderr
+
+
+def test_a_database_that_cannot_be_reached_says_so(tmp_path: Path) -> None:
+    """Not "behind its migrations", which would send an operator to the wrong fix."""
+    nobody = f"postgres://licensing@127.0.0.1:{free_port()}/licensing"
+    missing_folder = f"sqlite://{tmp_path / 'no-such-folder' / 'x.db'}"
+    for url, expected in (
+        (nobody, "cannot reach the database"),
+        (missing_folder, "does not exist"),
+    ):
+        env = {**environment(tmp_path), "DATABASE_URL": url}
+        for command in (["migrate"], ["load", str(EXAMPLE_FIXTURE)], ["token", "list"]):
+            result = run(*command, env=env)
+            assert result.returncode == 2, result
+            assert result.stderr.count("\n") == 1, result.stderr
+            assert expected in result.stderr
+            assert "behind" not in result.stderr
+
+
+def test_registering_a_missing_query_file_says_so(tmp_path: Path) -> None:
+    env = environment(tmp_path)
+    run("migrate", env=env)
+    result = run("queries", "register", str(tmp_path / "missing.graphql"), env=env)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "cannot read the file" in result.stderr
 
 
 def test_several_workers_need_postgresql(tmp_path: Path) -> None:

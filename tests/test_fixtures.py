@@ -200,6 +200,9 @@ async def test_a_changed_plan_is_reported_and_adjust_issues_new_agreements(
     assert adjusted.created == {"master agreements": 1}
     assert (await Plan.get(name="Customer Journey Plan")).monthly_price_minor == 6000
     assert await ContractDocument.filter(contract_id=1, kind="MASTER_AGREEMENT").count() == 2
+    [event] = await AuditEvent.filter(contract_id=1, action="contract.terms_adjusted")
+    assert event.details["before"] == {"prices.MONTHLY": "5500"}
+    assert event.details["after"] == {"prices.MONTHLY": "6000"}
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bench.smtp import SmtpServer, signature_token
+from bench.smtp import SmtpServer, shown_quote, signature_token
 from models.contract import LicensePool
 from models.purchase import LicensePurchase
 from tests.conftest import BASE_URL, Acme, gql
@@ -93,7 +93,9 @@ async def test_a_huge_or_hostile_signer_name(
     assert (await LicensePurchase.get()).status == "PENDING_SIGNATURE"
 
     hostile = "<script>alert(1)</script>'; DROP TABLE app_user; --"
-    page = await client.post(f"/sign/{token}", data={"signer_name": hostile, "agree": "yes"})
+    shown = shown_quote((await client.get(f"/sign/{token}")).text)
+    form = {"signer_name": hostile, "agree": "yes", "shown": shown}
+    page = await client.post(f"/sign/{token}", data=form)
     assert page.status_code == 200
     assert "<script>" not in page.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text

@@ -118,3 +118,19 @@ async def test_unexpected_errors_are_masked(
     assert request_id in logged.getMessage()
     assert logged.exc_info is not None
     assert "storage_usage" in str(logged.exc_info[1])
+
+
+async def test_a_failing_rate_limit_is_masked_too(
+    client: httpx.AsyncClient, acme: Acme, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Found by review: an error raised while throttling reached the client as it was."""
+    await get_connection("default").execute_script('DROP TABLE "rate_limit_bucket"')
+    body = await gql(client, "{ viewer { name } }", token=acme.tokens["owner"])
+    [error] = body["errors"]
+    assert (error["message"], error["extensions"]["code"]) == (
+        "Internal server error.",
+        "INTERNAL_SERVER_ERROR",
+    )
+    assert "rate_limit_bucket" not in str(body)
+    [logged] = [r for r in caplog.records if r.name == "licensing.errors"]
+    assert error["extensions"]["requestId"] in logged.getMessage()

@@ -9,13 +9,15 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pytest
 
 from bench.service import Service, service_env
-from bench.smtp import SmtpServer, signature_token
+from bench.smtp import SmtpServer, shown_quote, signature_token
 from licensing.db import orm
 from services.fixtures import load_fixture_text
 from services.protection.tokens import create_token
 from tests.conftest import ACME, EXAMPLE_FIXTURE, TODAY
+from tests.databases import ON_POSTGRES
 
 BUY = """mutation { purchaseLicenses(input: {contractId: "Q29udHJhY3Q6MQ==", kind: MONTHLY,
   quantity: 1}) { userErrors { code } } }"""
@@ -33,10 +35,10 @@ async def _live_session(base: str, token: str, smtp: SmtpServer) -> tuple[str, s
         bought = await http.post("/graphql", json={"query": BUY}, headers=auth)
         assert bought.json()["data"]["purchaseLicenses"]["userErrors"] == []
         link_token = signature_token((await smtp.wait_for(1))[0], "http://licensing.test")
-        assert (await http.get(f"/sign/{link_token}")).status_code == 200
-        signed = await http.post(
-            f"/sign/{link_token}", data={"signer_name": "Olivia Owner", "agree": "yes"}
-        )
+        opened = await http.get(f"/sign/{link_token}")
+        assert opened.status_code == 200
+        form = {"signer_name": "Olivia Owner", "agree": "yes", "shown": shown_quote(opened.text)}
+        signed = await http.post(f"/sign/{link_token}", data=form)
         assert "Purchase signed" in signed.text
         body = (await http.post("/graphql", json={"query": DOCUMENTS}, headers=auth)).json()
         url = body["data"]["subscription"]["contracts"][0]["documents"][0]["downloadUrl"]
@@ -52,15 +54,26 @@ def _lines(log: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
 
 
+@pytest.mark.parametrize(
+    "workers",
+    [
+        1,
+        # Each worker configures its own logging: uvicorn's access log must stay off in all.
+        pytest.param(
+            2,
+            marks=pytest.mark.skipif(not ON_POSTGRES, reason="several workers need PostgreSQL"),
+        ),
+    ],
+)
 async def test_every_line_is_json_and_no_token_or_signature_reaches_the_log(
-    database_url: str, smtp: SmtpServer, tmp_path: Path
+    database_url: str, smtp: SmtpServer, tmp_path: Path, workers: int
 ) -> None:
     async with orm(database_url):
         await load_fixture_text(source="f.json", text=EXAMPLE_FIXTURE.read_text(), now=CLOCK_NOW)
         bearer = await create_token(email=ACME["owner"], now=CLOCK_NOW)
     log = tmp_path / "service.log"
     env = service_env(database_url, smtp.port, LOG_LEVEL="INFO", LICENSING_TODAY=TODAY.isoformat())
-    with Service(env, log=log) as service:
+    with Service(env, workers=workers, log=log) as service:
         await service.until_healthy()
         link_token, signature = await _live_session(service.base_url, bearer, smtp)
 
@@ -81,3 +94,4 @@ async def test_every_line_is_json_and_no_token_or_signature_reaches_the_log(
     # A GraphQL line and its HTTP line share the request id.
     assert {line["requestId"] for line in operations} <= {line["requestId"] for line in requests}
     assert any("Application startup complete" in line["message"] for line in lines)
+    assert not [line for line in lines if line["logger"] == "uvicorn.access"]

@@ -125,7 +125,7 @@ async def test_the_database_refuses_an_oversold_pool(database_url: str) -> None:
                 await connection.execute_script(insert + values)
 
 
-async def test_tokens_made_without_scopes_keep_read_and_write_and_nothing_later(
+async def test_0005_keeps_old_tokens_to_read_and_write_and_old_registrations_a_cache(
     empty_database_url: str,
 ) -> None:
     """Before 0005 an empty scope list meant every scope, including any added later."""
@@ -142,6 +142,9 @@ async def test_tokens_made_without_scopes_keep_read_and_write_and_nothing_later(
             "INSERT INTO api_token (user_id, token_hash, name, scopes, created_at) VALUES"
             " (1, 'a', 'all', '', '2026-01-01T00:00:00+00:00'),"
             " (1, 'b', 'read', 'licenses:read', '2026-01-01T00:00:00+00:00')",
+            # Registered by anyone before 0005: a cache from now on, never an operator's.
+            "INSERT INTO persisted_query (sha256, query, created_at)"
+            " VALUES ('h', '{ x }', '2026-01-01T00:00:00+00:00')",
         ):
             await connection.execute_script(statement)
     await apply_migrations(empty_database_url)
@@ -149,6 +152,10 @@ async def test_tokens_made_without_scopes_keep_read_and_write_and_nothing_later(
         rows = await get_connection("default").execute_query_dict(
             "SELECT name, scopes FROM api_token ORDER BY name"
         )
+        [registered] = await get_connection("default").execute_query_dict(
+            "SELECT automatic FROM persisted_query"
+        )
+    assert registered["automatic"] in (True, 1)
     assert rows == [
         {"name": "all", "scopes": "licenses:read licenses:write"},
         {"name": "read", "scopes": "licenses:read"},

@@ -111,7 +111,7 @@ async def _when_sent() -> OutboxEmail:
 def test_retry_delays_grow_and_are_spread_by_jitter() -> None:
     base = dt.timedelta(seconds=10)
     rng = random.Random(7)
-    for attempts, full in [(1, 10), (2, 20), (3, 40), (20, 3600)]:
+    for attempts, full in [(1, 10), (2, 20), (3, 40), (20, 3600), (1000, 3600)]:
         delays = {outbox.backoff(attempts, base, rng) for _ in range(50)}
         assert all(
             dt.timedelta(seconds=full / 2) <= d <= dt.timedelta(seconds=full) for d in delays

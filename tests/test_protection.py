@@ -16,6 +16,7 @@ from graphql import GraphQLSyntaxError, parse
 from licensing.db import orm
 from licensing.logs import JsonFormatter
 from licensing.settings import Settings
+from models.api import RateLimitBucket
 from models.contract import LicensePool
 from models.user import User
 from resolvers.ids import encode_id
@@ -250,6 +251,19 @@ async def test_a_bucket_refills_at_its_rate_up_to_its_capacity(database_url: str
         assert (later.allowed, later.available) == (True, 0)  # 2 + 4 x 0.5 = 4, less 4
         full = await rate_limit.take(key="token:9", cost=1, bucket=bucket, now=start + 1000)
         assert (full.allowed, full.available) == (True, 9)  # capped at 10 before taking 1
+
+
+async def test_buckets_that_have_refilled_are_forgotten(database_url: str) -> None:
+    """Every client address ever seen would otherwise keep a row for good."""
+    bucket = rate_limit.Bucket(capacity=10, restore_rate=1)
+    async with orm(database_url):
+        for key, cost in (("ip:a", 10), ("ip:b", 2), ("token:1", 1)):
+            await rate_limit.take(key=key, cost=cost, bucket=bucket, now=1000.0)
+        # At 1005: a has 5 of 10, b and the token are full again.
+        assert await rate_limit.forget_full(bucket=bucket, now=1005.0) == 2
+        assert await RateLimitBucket.all().values_list("key", flat=True) == ["ip:a"]
+        later = await rate_limit.take(key="ip:b", cost=4, bucket=bucket, now=1006.0)
+        assert (later.allowed, later.available) == (True, 6)  # a fresh, full bucket
 
 
 async def test_concurrent_requests_never_overspend_a_bucket(database_url: str) -> None:

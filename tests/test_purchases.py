@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from pypdf import PdfReader
 
-from bench.smtp import SmtpServer, html_of, signature_token, text_of
+from bench.smtp import SmtpServer, html_of, shown_quote, signature_token, text_of
 from licensing.settings import Settings
 from models.contract import Contract
 from models.document import ContractDocument
@@ -231,12 +231,24 @@ async def test_buy_and_sign_through_the_emailed_link(
     assert "https://" not in html
     assert (await pool_view(client, owner))["contract"]["licensePool"]["total"] == 10
 
-    unticked = await client.post(f"/sign/{token}", data={"signer_name": "Olivia Owner"})
+    shown = shown_quote(html)
+    unticked = await client.post(
+        f"/sign/{token}", data={"signer_name": "Olivia Owner", "shown": shown}
+    )
     assert unticked.status_code == 422
     assert "I agree" in unticked.text
+    # A page opened before midnight and signed after, or the licenses changed since: the
+    # amounts shown are not the ones that would be signed, so nothing is, and the page says so.
+    stale = await client.post(
+        f"/sign/{token}", data={"signer_name": "Olivia", "agree": "yes", "shown": "0" * 64}
+    )
+    assert stale.status_code == 422
+    assert "The amounts changed since this page was opened" in stale.text
+    assert shown_quote(stale.text) == shown
+    assert (await pool_view(client, owner))["contract"]["licensePool"]["total"] == 10
     signed = await client.post(
         f"/sign/{token}",
-        data={"signer_name": "  Olivia   Owner ", "agree": "yes"},
+        data={"signer_name": "  Olivia   Owner ", "agree": "yes", "shown": shown},
         headers={"User-Agent": "Phone/1.0"},
     )
     assert signed.status_code == 200

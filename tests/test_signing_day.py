@@ -103,7 +103,13 @@ async def test_a_pending_contracted_purchase_lapses_at_the_end_of_its_term(
         for kind in ("CONTRACTED", "MONTHLY"):
             bought = await gql(client, BUY, {"id": contract, "kind": kind}, token=owner)
             assert bought["data"]["purchaseLicenses"]["userErrors"] == []
-        token = signature_token((await smtp.wait_for(1))[0], BASE_URL)
+        emails = await smtp.wait_for(2)
+        tokens = {
+            ("CONTRACTED" if "Contracted" in m["Subject"] else "MONTHLY"): signature_token(
+                m, BASE_URL
+            )
+            for m in emails
+        }
         listed = await gql(client, MY_PURCHASES, token=owner)
     expiries = {
         edge["node"]["kind"]: edge["node"]["expiresAt"]
@@ -121,7 +127,15 @@ async def test_a_pending_contracted_purchase_lapses_at_the_end_of_its_term(
             for edge in listed["data"]["subscription"]["contracts"][0]["purchases"]["edges"]
         }
         assert statuses["CONTRACTED"] == "EXPIRED"
-        assert (await client.get(f"/sign/{token}")).status_code == 410
+        assert (await client.get(f"/sign/{tokens['CONTRACTED']}")).status_code == 410
+        # The monthly one's link still runs, but its contract has ended: nothing can be added.
+        page = await client.get(f"/sign/{tokens['MONTHLY']}")
+        assert page.status_code == 410
+        assert "ended on 2026-12-10" in page.text
+        signed = await sign(client, tokens["MONTHLY"])
+        assert [(e["code"], e["field"]) for e in signed["userErrors"]] == [
+            ("CONTRACT_EXPIRED", ["input", "token"])
+        ]
 
 
 def _at(day: dt.date) -> dt.datetime:

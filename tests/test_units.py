@@ -54,9 +54,15 @@ def test_minor_units_come_from_babel(currency: str, exponent: int) -> None:
     assert is_known_currency(currency)
 
 
-def test_unknown_currencies_are_not_known() -> None:
-    assert not is_known_currency("ABC")
-    assert not is_known_currency("gbp")
+def test_unknown_and_non_tender_currencies_are_not_known() -> None:
+    for code in ("ABC", "gbp", "XXX", "XAU", "DEM"):
+        assert not is_known_currency(code), code
+
+
+def test_minor_units_follow_cldr_where_iso_differs() -> None:
+    """Amounts in HUF or IDR are in whole units, as CLDR has them (ISO 4217 says 2)."""
+    assert (minor_unit_exponent("HUF"), minor_unit_exponent("IDR")) == (0, 0)
+    assert format_money(150000, "HUF") == "HUF150,000"
 
 
 @pytest.mark.parametrize(

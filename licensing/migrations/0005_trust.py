@@ -42,6 +42,12 @@ class Migration(migrations.Migration):
             model_name='PersistedQuery',
             index=Index(fields=['automatic', 'created_at']),
         ),
+        # Before 0005 any client could register a document: those are a cache, evictable, not
+        # an operator's registrations (an operator re-registers with `licensing queries register`).
+        ops.RunSQL(
+            "UPDATE persisted_query SET automatic = TRUE",
+            reverse_sql="SELECT 1",
+        ),
         # Tokens made without --scope granted every scope there was; now such a token gets
         # licenses:read and licenses:write only, and later scopes only by naming them.
         ops.RunSQL(

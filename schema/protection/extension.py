@@ -18,11 +18,12 @@ from strawberry.extensions import SchemaExtension
 
 from resolvers import protection
 from resolvers.context import RequestContext
-from resolvers.errors import ClientError
+from resolvers.errors import ClientError, internal_error
 from schema.protection.cost import MUTATION_COST, Analysis, actual_cost, analyze_cached
 from services.protection.rate_limit import Decision
 
 request_log = logging.getLogger("licensing.requests")
+error_log = logging.getLogger("licensing.errors")
 
 
 def _code_for(error: GraphQLError) -> str:
@@ -77,7 +78,7 @@ class ApiProtection(SchemaExtension):
                 self.execution_context.operation_name,
                 self.execution_context.variables,
             )
-            refusal = self._limit_refusal(ctx) or await self._throttle_refusal(ctx)
+            refusal = self._limit_refusal(ctx) or await self._guarded_throttle_refusal(ctx)
             if refusal is not None:
                 self.refused = True
                 self.execution_context.result = GraphQLExecutionResult(data=None, errors=[refusal])
@@ -106,6 +107,18 @@ class ApiProtection(SchemaExtension):
                 "QUERY_TOO_COSTLY",
             )
         return None
+
+    async def _guarded_throttle_refusal(self, ctx: RequestContext) -> ClientError | None:
+        """The rate limit's verdict; a failure of its own (the database) is masked, and logged."""
+        try:
+            return await self._throttle_refusal(ctx)
+        except Exception:
+            error_log.exception(
+                "request %s: the rate limit could not be checked",
+                ctx.request_id,
+                extra={"fields": {"requestId": ctx.request_id}},
+            )
+            return internal_error(ctx.request_id)
 
     async def _throttle_refusal(self, ctx: RequestContext) -> ClientError | None:
         settings = ctx.settings

@@ -69,3 +69,20 @@ async def take(*, key: str, cost: int, bucket: Bucket, now: float) -> Decision:
     available = min(bucket.capacity, row.available + elapsed * bucket.restore_rate)
     wait = max(cost - available, 0.0) / bucket.restore_rate
     return Decision(allowed=False, available=available, retry_after_seconds=wait)
+
+
+_FULL = (
+    "DELETE FROM rate_limit_bucket WHERE available + ({now} - updated_at) * {rate} >= {capacity}"
+)
+
+
+async def forget_full(*, bucket: Bucket, now: float) -> int:
+    """Delete the buckets that have refilled by now: a missing bucket is a full one.
+
+    Without this, every client address ever seen would keep a row. Returns how many went.
+    """
+    connection = get_connection("default")
+    marker = "$" if connection.capabilities.dialect == "postgres" else "?"
+    sql = _FULL.format(now=f"{marker}1", rate=f"{marker}2", capacity=f"{marker}3")
+    deleted, _ = await connection.execute_query(sql, [now, bucket.restore_rate, bucket.capacity])
+    return int(deleted)

@@ -52,14 +52,20 @@ def backoff(attempts: int, base: dt.timedelta, rng: random.Random = _jitter) -> 
 
     "Equal jitter": half the delay is fixed, the other half random.
     """
-    delay: dt.timedelta = min(base * (2 ** (attempts - 1)), MAX_BACKOFF)
+    # 2^(n-1) stops growing past the cap: a thousand attempts must not overflow a timedelta.
+    delay: dt.timedelta = min(base * (2 ** min(attempts - 1, 40)), MAX_BACKOFF)
     return delay / 2 + delay * (rng.random() / 2)
 
 
 def reason_to_drop(purchase: LicensePurchase, now: dt.datetime) -> str | None:
-    """Why a confirmation email must not go out any more, or None to send it."""
+    """Why a confirmation email must not go out any more, or None to send it.
+
+    `purchase.contract` must be loaded.
+    """
     if purchase.status != PurchaseStatus.PENDING_SIGNATURE or purchase.expires_at <= now:
         return "the purchase no longer awaits a signature"
+    if purchase.contract.expires_on < now.date():
+        return "the purchase's contract has ended"
     return None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import json
 import secrets
 from dataclasses import dataclass
 from functools import partial
@@ -19,7 +20,9 @@ from services import audit, data_version
 from services.access import CompanyFacts
 from services.audit import Actor
 from services.errors import (
+    ContractExpired,
     PurchaseNotPending,
+    QuoteChanged,
     SignatureTokenExpired,
     SignatureTokenInvalid,
     SignerNameRequired,
@@ -56,7 +59,7 @@ async def signature_request(*, token: str, now: dt.datetime) -> SignatureRequest
     """The pending purchase a link stands for, or the reason it cannot be signed."""
     row = (
         await SignatureToken.filter(token_hash=_hash(token))
-        .select_related("purchase__company", "purchase__requested_by")
+        .select_related("purchase__company", "purchase__requested_by", "purchase__contract")
         .first()
     )
     if row is None:
@@ -76,6 +79,12 @@ async def signature_request(*, token: str, now: dt.datetime) -> SignatureRequest
         raise SignatureTokenExpired(
             "This signature link has expired: the purchase was not made. Start a new purchase "
             "from the Licenses page.",
+            field="token",
+        )
+    if purchase.contract.expires_on < now.date():
+        raise ContractExpired(
+            f"The contract this purchase was for ended on "
+            f"{purchase.contract.expires_on.isoformat()}: licenses can no longer be added to it.",
             field="token",
         )
     return SignatureRequest(purchase, purchase.company, Quote.from_json(purchase.quote))
@@ -111,6 +120,27 @@ def _clean_name(signer_name: str) -> str:
     return name
 
 
+# What a signer commits to: the money and its dates. (The pools' counts shown beside them move
+# with every other change of the company; the addendum states them as they were when signed.)
+_COMMITMENT = (
+    "kind",
+    "quantity",
+    "starts_on",
+    "commitment_ends_on",
+    "currency",
+    "unit_price_minor",
+    "subtotal_minor",
+    "tax_minor",
+    "lines",
+)
+
+
+def quote_digest(quote: Quote) -> str:
+    """What a signer saw: the page sends it back, so nothing else is signed."""
+    shown = {key: value for key, value in quote.to_json().items() if key in _COMMITMENT}
+    return hashlib.sha256(json.dumps(shown, sort_keys=True).encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class _Signature:
     request: SignatureRequest
@@ -118,6 +148,8 @@ class _Signature:
     ip: str | None
     user_agent: str | None
     now: dt.datetime
+    # The breakdown the signer was shown, when known (the page): a different one is refused.
+    shown: str | None = None
 
 
 @dataclass(frozen=True)
@@ -144,7 +176,13 @@ async def _render(signature: _Signature, quote: Quote) -> RenderedDocument:
 
 
 async def sign_purchase(
-    *, token: str, signer_name: str, ip: str | None, user_agent: str | None, now: dt.datetime
+    *,
+    token: str,
+    signer_name: str,
+    ip: str | None,
+    user_agent: str | None,
+    now: dt.datetime,
+    shown: str | None = None,
 ) -> LicensePurchase:
     """Confirm the purchase and add its licenses, exactly once however often it is signed.
 
@@ -154,7 +192,7 @@ async def sign_purchase(
     """
     for attempt in range(SIGN_ATTEMPTS):
         request = await signature_request(token=token, now=now)
-        signature = _Signature(request, _clean_name(signer_name), ip, user_agent, now)
+        signature = _Signature(request, _clean_name(signer_name), ip, user_agent, now, shown)
         quote = await quote_as_of(
             purchase=request.purchase, company=request.company, today=now.date()
         )
@@ -185,6 +223,12 @@ async def _confirm(signature: _Signature, prepared: _Prepared, *, last_attempt: 
             raise PurchaseNotPending("This purchase has already been signed.", field="token")
         # Under the company lock the pools hold still: the breakdown now is the one signed.
         quote = await quote_as_of(purchase=purchase, company=company, today=now.date())
+        if signature.shown is not None and signature.shown != quote_digest(quote):
+            raise QuoteChanged(
+                "The amounts changed since this page was opened (a new day began, or the "
+                "licenses changed): check them below and sign again.",
+                field="token",
+            )
         addendum = prepared.addendum
         if quote != prepared.quote:
             if not last_attempt:
