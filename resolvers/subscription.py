@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
-from models.enums import LicenseKind, Product
 from resolvers.context import RequestContext
 from resolvers.errors import bad_request
 from resolvers.ids import decode_id
@@ -14,22 +13,35 @@ from services.subscription.reads import ContractView, DocumentPage, DocumentView
 from services.usage import Usage, allowance_bytes, combined
 
 
-async def contracts(ctx: RequestContext) -> list[ContractView]:
+@dataclass(frozen=True)
+class Snapshot:
+    """The company's contracts and pools, read once: everything the dashboard shows of them."""
+
+    contracts: list[ContractView]
+    pools: list[PoolView]
+
+    def pools_of(self, contract_id: int) -> list[PoolView]:
+        """CONTRACTED, MONTHLY, DAILY."""
+        return [pool for pool in self.pools if pool.contract_id == contract_id]
+
+    def usage_of(self, contract: ContractView) -> Usage:
+        return usage_of(contract, self.pools_of(contract.id))
+
+    def usage(self) -> Usage:
+        """Company-wide: the allowance is one pool across contracts."""
+        return combined(self.usage_of(row) for row in self.contracts)
+
+
+NOTHING_READ = Snapshot([], [])
+
+
+async def snapshot(ctx: RequestContext) -> Snapshot:
+    """Two statements, whatever is selected below: the contracts (with plans and storage),
+    and the pools (with their pending counts)."""
     ctx.license_manager()
-    return await ctx.loaders.company.contracts.get()
-
-
-async def contract_for_product(ctx: RequestContext, product: Product) -> ContractView | None:
-    return next((row for row in await contracts(ctx) if row.product == product), None)
-
-
-async def pools(ctx: RequestContext, contract_id: int) -> list[PoolView]:
-    """CONTRACTED, MONTHLY, DAILY: the company's pools are read once for all its contracts."""
-    return [row for row in await ctx.loaders.company.pools.get() if row.contract_id == contract_id]
-
-
-async def pool(ctx: RequestContext, contract_id: int, kind: LicenseKind) -> PoolView:
-    return next(row for row in await pools(ctx, contract_id) if row.kind == kind)
+    return Snapshot(
+        await ctx.loaders.company.contracts.get(), await ctx.loaders.company.pools.get()
+    )
 
 
 async def pool_by_id(ctx: RequestContext, pool_id: int) -> PoolView | None:
@@ -46,19 +58,6 @@ def usage_of(contract: ContractView, contract_pools: list[PoolView]) -> Usage:
     totals = {row.kind: row.total for row in contract_pools}
     allowance = allowance_bytes(contract.plan.storage_per_license_bytes, totals)
     return Usage(used_bytes=contract.used_bytes, allowance_bytes=allowance)
-
-
-async def contract_usage(ctx: RequestContext, contract: ContractView) -> Usage:
-    return usage_of(contract, await pools(ctx, contract.id))
-
-
-async def company_usage(ctx: RequestContext) -> Usage:
-    """Company-wide: the allowance is one pool across contracts."""
-    all_pools = await ctx.loaders.company.pools.get()
-    return combined(
-        usage_of(row, [pool for pool in all_pools if pool.contract_id == row.id])
-        for row in await contracts(ctx)
-    )
 
 
 async def documents(

@@ -9,19 +9,11 @@ from typing import Any
 import strawberry
 
 from resolvers import node as node_resolvers
-from resolvers.ids import encode_id
 from schema.common import Node
 from schema.licenses.types import Company, User
 from schema.purchases.mutations import PurchaseQueries
 from schema.purchases.types import LicensePurchase
 from schema.subscription.types import Contract, ContractDocument, LicensePool, Subscription
-from services.access import CompanyInfo
-
-
-def _subscription_of(company: CompanyInfo) -> Subscription:
-    return Subscription(
-        id=strawberry.ID(encode_id("Subscription", company.id)), company_row=company
-    )
 
 
 async def _built(info: strawberry.Info, found: tuple[str, Any] | None) -> Node | None:
@@ -30,11 +22,13 @@ async def _built(info: strawberry.Info, found: tuple[str, Any] | None) -> Node |
     type_name, row = found
     if type_name == "LicensePool":
         return await LicensePool.of_view(info, row)
+    if type_name == "Contract":
+        return await Contract.of_view(info, row)
+    if type_name == "Subscription":
+        return await Subscription.read(info, row)
     builders: dict[str, Callable[[Any], Node]] = {
         "User": User.of,
         "Company": Company.of,
-        "Subscription": _subscription_of,
-        "Contract": Contract.of,
         "ContractDocument": ContractDocument.of,
         "LicensePurchase": lambda row: LicensePurchase.of(info, row),
     }
@@ -64,6 +58,6 @@ class Query(PurchaseQueries):
         "FINANCIAL_OFFICE_STAFF may read it: any other role gets a GraphQL error with "
         "extensions.code FORBIDDEN."
     )
-    def subscription(self, info: strawberry.Info) -> Subscription:
+    async def subscription(self, info: strawberry.Info) -> Subscription:
         viewer = info.context.license_manager()
-        return _subscription_of(viewer.company)
+        return await Subscription.read(info, viewer.company)

@@ -32,3 +32,8 @@ def selects(info: strawberry.Info, *path: str) -> bool:
             return False
         level = next_level
     return True
+
+
+def selects_any(info: strawberry.Info, *names: str) -> bool:
+    """Whether the field being resolved selects any of these fields right below it."""
+    return any(selects(info, name) for name in names)

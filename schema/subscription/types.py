@@ -12,6 +12,7 @@ from models.enums import KIND_ORDER, LicenseKind, Product
 from resolvers import purchases as resolve_purchases
 from resolvers import subscription as resolve
 from resolvers.ids import encode_id
+from resolvers.subscription import Snapshot
 from schema.common import LicensePrice, Node
 from schema.licenses.types import Company
 from schema.purchases.types import (
@@ -22,6 +23,7 @@ from schema.purchases.types import (
     purchase_connection,
 )
 from schema.scalars import UnsignedInt64
+from schema.selection import selects_any
 from services.access import CompanyInfo
 from services.subscription.reads import ContractView, DocumentView, PlanView, PoolView
 from services.usage import Usage as UsageValue
@@ -129,32 +131,36 @@ class Contract(Node):
     plan: Plan
     starts_on: dt.date
     expires_on: dt.date = strawberry.field(description="Last day of the current term (inclusive).")
+    license_pools: list[LicensePool] = strawberry.field(
+        description="Always three pools, in the order CONTRACTED, MONTHLY, DAILY."
+    )
+    usage: Usage = strawberry.field(
+        description="Storage used by this contract against its allowance."
+    )
     row: Private[ContractView]
 
     @classmethod
-    def of(cls, row: ContractView) -> Contract:
+    def of(cls, row: ContractView, snapshot: Snapshot) -> Contract:
+        """Built whole from the company's snapshot: no field below waits for a read."""
         return cls(
             id=strawberry.ID(encode_id("Contract", row.id)),
             product=row.product,
             plan=Plan.of(row.plan),
             starts_on=row.starts_on,
             expires_on=row.expires_on,
+            license_pools=[LicensePool.of(pool, row.plan) for pool in snapshot.pools_of(row.id)],
+            usage=Usage.of(snapshot.usage_of(row)),
             row=row,
         )
 
-    @strawberry.field(description="Always three pools, in the order CONTRACTED, MONTHLY, DAILY.")
-    async def license_pools(self, info: strawberry.Info) -> list[LicensePool]:
-        rows = await resolve.pools(info.context, self.row.id)
-        return [LicensePool.of(pool, self.row.plan) for pool in rows]
+    @classmethod
+    async def of_view(cls, info: strawberry.Info, row: ContractView) -> Contract:
+        """A contract on its own (node): its company's snapshot is read for it."""
+        return cls.of(row, await resolve.snapshot(info.context))
 
     @strawberry.field(description="The pool of one kind.")
-    async def license_pool(self, info: strawberry.Info, kind: LicenseKind) -> LicensePool:
-        row = await resolve.pool(info.context, self.row.id, kind)
-        return LicensePool.of(row, self.row.plan)
-
-    @strawberry.field(description="Storage used by this contract against its allowance.")
-    async def usage(self, info: strawberry.Info) -> Usage:
-        return Usage.of(await resolve.contract_usage(info.context, self.row))
+    def license_pool(self, kind: LicenseKind) -> LicensePool:
+        return next(pool for pool in self.license_pools if pool.kind == kind)
 
     @strawberry.field(description="Newest first. first defaults to 50, at most 100.")
     async def purchases(
@@ -200,26 +206,35 @@ class Contract(Node):
 
 @strawberry.type(description="A company's subscription across product sections.")
 class Subscription(Node):
+    usage: Usage = strawberry.field(
+        description="Company-wide storage: the sum over all contracts (the allowance is one pool)."
+    )
+    contracts: list[Contract] = strawberry.field(
+        description="One contract per product section the company subscribes to (Jobs, Sales), "
+        "JOBS first."
+    )
     company_row: Private[CompanyInfo]
+
+    @classmethod
+    def of(cls, company: CompanyInfo, snapshot: Snapshot) -> Subscription:
+        return cls(
+            id=strawberry.ID(encode_id("Subscription", company.id)),
+            usage=Usage.of(snapshot.usage()),
+            contracts=[Contract.of(row, snapshot) for row in snapshot.contracts],
+            company_row=company,
+        )
+
+    @classmethod
+    async def read(cls, info: strawberry.Info, company: CompanyInfo) -> Subscription:
+        """The company's snapshot is read only when a field below needs it."""
+        wanted = selects_any(info, "contracts", "contract", "usage")
+        snapshot = await resolve.snapshot(info.context) if wanted else resolve.NOTHING_READ
+        return cls.of(company, snapshot)
 
     @strawberry.field(description="The subscribing company.")
     def company(self) -> Company:
         return Company.of(self.company_row)
 
-    @strawberry.field(
-        description="Company-wide storage: the sum over all contracts (the allowance is one pool)."
-    )
-    async def usage(self, info: strawberry.Info) -> Usage:
-        return Usage.of(await resolve.company_usage(info.context))
-
-    @strawberry.field(
-        description="One contract per product section the company subscribes to (Jobs, Sales), "
-        "JOBS first."
-    )
-    async def contracts(self, info: strawberry.Info) -> list[Contract]:
-        return [Contract.of(row) for row in await resolve.contracts(info.context)]
-
     @strawberry.field(description="The contract of one product section, or null.")
-    async def contract(self, info: strawberry.Info, product: Product) -> Contract | None:
-        row = await resolve.contract_for_product(info.context, product)
-        return None if row is None else Contract.of(row)
+    def contract(self, product: Product) -> Contract | None:
+        return next((row for row in self.contracts if row.product == product), None)
