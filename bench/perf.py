@@ -30,7 +30,7 @@ import httpx
 
 from bench import documents as doc
 from bench import perf_rows
-from bench.dataset import build
+from bench.dataset import SOAK_TODAY, build, build_in_subprocess
 from bench.loadgen import Load, Run, cpu_seconds, has_wrk, memory_kib, run_python, run_wrk
 from bench.perf_rows import (
     JSON,
@@ -42,7 +42,7 @@ from bench.perf_rows import (
 )
 from bench.perf_statements import statements
 from bench.postgres import fresh_postgres_database
-from bench.service import SOAK_TODAY, Service, service_env
+from bench.service import Service, service_env
 from bench.smtp import SmtpServer
 from licensing.settings import Clock
 
@@ -166,8 +166,7 @@ def parse_options(argv: list[str]) -> tuple[Options, str | None]:
 async def _postgres_rows(options: Options, server_url: str, smtp: SmtpServer) -> list[Row]:
     """The naive reference and the uncached dashboard, both reading PostgreSQL."""
     async with fresh_postgres_database(server_url) as database_url:
-        now = Clock(pinned_today=dt.date.fromisoformat(SOAK_TODAY)).now()
-        token = await build(database_url, options.users, now)
+        token = await asyncio.to_thread(build_in_subprocess, database_url, options.users)
         naive = await references(options, database_url, suffix=" (PostgreSQL)")
         naive = [row for row in naive if "Tortoise" in row.operation]
         operations = [op for op in project_operations(postgres=True) if "PostgreSQL" in op.name]

@@ -7,8 +7,8 @@ import datetime as dt
 import httpx
 from asgi_lifespan import LifespanManager
 
+from bench.dataset import SOAK_TODAY
 from bench.perf_rows import JSON, project_operations
-from bench.service import SOAK_TODAY
 from bench.sql_count import count_sql
 from licensing.app import create_app
 from licensing.settings import Clock, Settings

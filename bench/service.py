@@ -13,9 +13,8 @@ from typing import IO
 
 import httpx
 
+from bench.dataset import SOAK_TODAY
 from bench.smtp import free_port
-
-SOAK_TODAY = "2026-11-26"  # the demo fixture's contracts are current on this date
 
 
 def service_env(database_url: str, smtp_port: int, **extra: str) -> dict[str, str]:

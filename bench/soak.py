@@ -32,7 +32,8 @@ from pathlib import Path
 
 import httpx
 
-from bench.service import SOAK_TODAY, Service, service_env
+from bench.dataset import SOAK_TODAY
+from bench.service import Service, service_env
 from bench.smtp import SmtpServer
 from bench.soak_check import Report, Window, baseline, check
 from bench.soak_load import Budget, Client, Signer, World

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Annotated
 
 import strawberry
+from cachetools import LRUCache
 from strawberry import Private
 
 from models.enums import KIND_ORDER, LicenseKind, Product
@@ -39,11 +40,22 @@ class Plan:
 
     @classmethod
     def of(cls, plan: PlanView) -> Plan:
-        return cls(
-            name=plan.name,
-            storage_allowance_per_license_bytes=UnsignedInt64(plan.storage_per_license_bytes),
-            prices=[LicensePrice.of(plan, kind) for kind in KIND_ORDER],
-        )
+        """Read-only once built: the same plan's object serves every request (a bounded cache)."""
+        built = _plans.get(plan)
+        if built is None:
+            built = _plans[plan] = cls(
+                name=plan.name,
+                storage_allowance_per_license_bytes=UnsignedInt64(plan.storage_per_license_bytes),
+                prices=[LicensePrice.of(plan, kind) for kind in KIND_ORDER],
+            )
+        return built
+
+    def price(self, kind: LicenseKind) -> LicensePrice:
+        return self.prices[KIND_ORDER.index(kind)]
+
+
+# Plans with their prices (formatted money), by their values: a few per company, small each.
+_plans: LRUCache[PlanView, Plan] = LRUCache(maxsize=4096)
 
 
 @strawberry.type(description="Storage used against the allowance.")
@@ -97,7 +109,7 @@ class LicensePool(Node):
             assigned=row.assigned,
             available=row.available,
             deletable=row.kind != LicenseKind.CONTRACTED,
-            price=LicensePrice.of(plan, row.kind),
+            price=Plan.of(plan).price(row.kind),
             pending=row.pending,
             pk=row.id,
         )
