@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from licensing import db, housekeeping, logs
+from licensing.cached_answers import CachedAnswers
 from licensing.downloads import download_route
 from licensing.edge import Edge
 from licensing.email_sender import sender_for
@@ -21,6 +22,7 @@ from licensing.graphql_view import LicensingGraphQL
 from licensing.mailer import Mailer
 from licensing.settings import Settings
 from licensing.sign_page import sign_routes
+from schema.protection.response_cache import ResponseStore
 
 logger = logging.getLogger(__name__)
 
@@ -61,9 +63,16 @@ def create_app(settings: Settings) -> Starlette:
         finally:
             await db.close_orm()
 
-    graphql = LicensingGraphQL(settings)
+    answers = (
+        ResponseStore(settings.response_cache_bytes) if settings.response_cache_bytes else None
+    )
+    graphql = LicensingGraphQL(settings, answers)
     return Starlette(
-        middleware=[Middleware(Edge, max_bytes=settings.max_request_bytes)],
+        middleware=[
+            Middleware(Edge, max_bytes=settings.max_request_bytes),
+            # In front of the router: a repeated query costs a token lookup, not a route.
+            Middleware(CachedAnswers, settings=settings, store=answers, path="/graphql"),
+        ],
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),

@@ -6,6 +6,10 @@ that), the operation name and the variables. A hit needs no parsing, validation,
 or execution: the stored bytes of `data` go out with this request's `extensions.cost`. The
 rate limit still takes the query's cost. Anything else (a miss, a batch, no token, a refusal
 to come) goes to Strawberry, with the body and the token lookup handed over, not redone.
+
+This is the path a polling client or a reloaded page takes: a middleware in front of the
+router, working on the ASGI scope as it comes, without Starlette's request and response
+objects.
 """
 
 from __future__ import annotations
@@ -15,10 +19,10 @@ import logging
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from licensing.settings import Settings
 from resolvers.protection import cost_extension, take_cost_of
@@ -30,6 +34,7 @@ request_log = logging.getLogger("licensing.requests")
 ASK_FOR_HEADER = "Send an Authorization: Bearer TOKEN header."
 ASK_FOR_BEARER = "Use the header Authorization: Bearer TOKEN."
 ASK_FOR_ANOTHER = "The bearer token is unknown or revoked. Ask for a new token."
+JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,24 @@ async def authenticate(header: str, settings: Settings) -> Authentication:
         return Authentication(None, ASK_FOR_BEARER)
     viewer = await tokens.authenticate(token.strip(), now=settings.clock.now())
     return Authentication(viewer, ASK_FOR_ANOTHER)
+
+
+def header(scope: Scope, name: bytes) -> str:
+    """One request header, as text ("" when absent)."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return ""
+
+
+async def read_body(receive: Receive) -> bytes:
+    chunks = []
+    more = True
+    while more:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    return b"".join(chunks)
 
 
 @dataclass(frozen=True)
@@ -83,8 +106,8 @@ def _operation(payload: Any, persisted_only: bool) -> _Operation | None:
     return _Operation(digest, name, variables)
 
 
-def _get_payload(request: Request) -> dict[str, Any] | None:
-    params = request.query_params
+def _get_payload(scope: Scope) -> dict[str, Any] | None:
+    params = dict(parse_qsl(scope["query_string"].decode("latin-1")))
     try:
         return {
             "query": params.get("query"),
@@ -97,35 +120,54 @@ def _get_payload(request: Request) -> dict[str, Any] | None:
 
 
 class CachedAnswers:
-    def __init__(self, settings: Settings, store: ResponseStore) -> None:
+    """ASGI middleware: authenticates every GraphQL request once, answers repeated queries."""
+
+    def __init__(
+        self, app: ASGIApp, *, settings: Settings, store: ResponseStore | None, path: str
+    ) -> None:
+        self.app = app
         self.settings = settings
         self.store = store
+        self.path = path
 
-    async def answer(self, request: Request, body: bytes, auth: Authentication) -> Response | None:
-        """The cached answer to this request, or None for Strawberry to answer it."""
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope["type"] == "http" and scope["path"] == self.path and scope["method"]
+        if method not in ("GET", "POST") or (method == "GET" and not _names_a_query(scope)):
+            await self.app(scope, receive, send)  # GraphiQL, another route, Strawberry's 4xx
+            return
+        body = await read_body(receive) if method == "POST" else b""
+        auth = await authenticate(header(scope, b"authorization"), self.settings)
+        scope.setdefault("state", {})["auth"] = auth
+        if self.store is not None and await self.answer(scope, body, auth, send):
+            return
+        await self.app(scope, _replaying(body, receive), send)
+
+    async def answer(self, scope: Scope, body: bytes, auth: Authentication, send: Send) -> bool:
+        """Send the cached answer to this request; False when Strawberry must answer it."""
         started = time.perf_counter()
         viewer = auth.viewer
         if viewer is None:
-            return None
-        operation = self._operation(request, body)
+            return False
+        operation = self._operation(scope, body)
         if operation is None:
-            return None
+            return False
         key = answer_key(
             viewer, operation.query_digest, operation.operation_name, operation.variables
         )
+        assert self.store is not None
         entry = self.store.get(key, self.settings.clock.now())
         if entry is None:
-            return None
+            return False
         decision = await take_cost_of(self.settings, viewer, entry.requested_cost)
         if decision is not None and not decision.allowed:
-            return None  # Strawberry answers THROTTLED, and logs it
-        response = self._response(request, entry, decision)
-        self._log(request, operation, entry, viewer, time.perf_counter() - started)
-        return response
+            return False  # Strawberry answers THROTTLED, and logs it
+        await self._send(scope, send, entry, decision)
+        self._log(scope, operation, entry, viewer, time.perf_counter() - started)
+        return True
 
-    def _operation(self, request: Request, body: bytes) -> _Operation | None:
-        if request.method == "GET":
-            payload = _get_payload(request)
+    def _operation(self, scope: Scope, body: bytes) -> _Operation | None:
+        if scope["method"] == "GET":
+            payload = _get_payload(scope)
         else:
             try:
                 payload = orjson.loads(body)
@@ -133,27 +175,30 @@ class CachedAnswers:
                 return None
         return _operation(payload, self.settings.persisted_queries_only)
 
-    def _response(self, request: Request, entry: Entry, decision: Any) -> Response:
+    async def _send(self, scope: Scope, send: Send, entry: Entry, decision: Any) -> None:
+        headers = list(JSON_HEADERS)
+        if scope["method"] == "GET":
+            headers += [(b"etag", entry.etag.encode()), (b"cache-control", b"private, no-cache")]
+            if etag_matches(entry.etag, header(scope, b"if-none-match")):
+                await send({"type": "http.response.start", "status": 304, "headers": headers[1:]})
+                await send({"type": "http.response.body", "body": b""})
+                return
         extensions = cost_extension(
             self.settings, entry.requested_cost, entry.actual_cost, decision
         )
-        if request.method != "GET":
-            body = b'{"data":' + entry.data_json + b',"extensions":' + orjson.dumps(extensions)
-            return Response(body + b"}", media_type="application/json")
-        headers = {"ETag": entry.etag, "Cache-Control": "private, no-cache"}
-        if etag_matches(entry.etag, request.headers.get("if-none-match")):
-            return Response(status_code=304, headers=headers)
-        body = b'{"data":' + entry.data_json + b',"extensions":' + orjson.dumps(extensions)
-        return Response(body + b"}", media_type="application/json", headers=headers)
+        body = b'{"data":' + entry.data_json + b',"extensions":' + orjson.dumps(extensions) + b"}"
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     @staticmethod
     def _log(
-        request: Request, operation: _Operation, entry: Entry, viewer: Viewer, seconds: float
+        scope: Scope, operation: _Operation, entry: Entry, viewer: Viewer, seconds: float
     ) -> None:
         if not request_log.isEnabledFor(logging.INFO):
             return
         line = {
-            "requestId": request.state.request_id,
+            "requestId": scope["state"]["request_id"],
             "operation": operation.operation_name,
             "cost": entry.requested_cost,
             "durationMs": round(seconds * 1000, 1),
@@ -163,3 +208,23 @@ class CachedAnswers:
             "cached": True,
         }
         request_log.info("graphql ok (cached)", extra={"fields": line})
+
+
+def _names_a_query(scope: Scope) -> bool:
+    """A GET with a query or a persisted query's hash (else it is a browser wanting GraphiQL)."""
+    query = scope["query_string"]
+    return b"query=" in query or b"extensions=" in query
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """The request's body again, already read, then whatever else the client sends."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

@@ -89,7 +89,9 @@ class Edge:
             await send(message)
 
         try:
-            declared = dict(scope["headers"]).get(b"content-length", b"")
+            declared = next(
+                (value for key, value in scope["headers"] if key == b"content-length"), b""
+            )
             if declared.isdigit() and int(declared) > max_bytes:
                 await self._refusal()(scope, receive, send_marked)
             else:

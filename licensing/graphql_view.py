@@ -9,14 +9,12 @@ from typing import Any
 
 import orjson
 from cross_web import HTTPException
-from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult
 
-from licensing.cached_answers import CachedAnswers, authenticate
+from licensing.cached_answers import authenticate
 from licensing.settings import Settings
 from resolvers.context import RequestContext
 from resolvers.errors import ClientError
@@ -30,36 +28,15 @@ KNOWN_QUERIES_BYTES = 4 * 1024 * 1024  # persisted documents kept in memory per 
 
 
 class LicensingGraphQL(GraphQL[RequestContext, None]):
-    def __init__(self, settings: Settings) -> None:
-        store = (
-            ResponseStore(settings.response_cache_bytes) if settings.response_cache_bytes else None
-        )
+    """Behind licensing/cached_answers.py, which has read the body and looked the token up."""
+
+    def __init__(self, settings: Settings, answers: ResponseStore | None) -> None:
         super().__init__(
-            build_schema(settings, answers=store),
+            build_schema(settings, answers=answers),
             graphql_ide="graphiql" if settings.graphiql else None,
         )
         self.settings = settings
-        self.cached = CachedAnswers(settings, store) if store is not None else None
         self._known: ByteBoundedLru[str, str] = ByteBoundedLru(KNOWN_QUERIES_BYTES, len)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Authenticate once; answer a repeated query from the cache, else let Strawberry."""
-        if scope["type"] != "http" or scope["method"] not in ("GET", "POST"):
-            await super().__call__(scope, receive, send)
-            return
-        request = Request(scope, receive)
-        if request.method == "GET" and not {"query", "extensions"} & request.query_params.keys():
-            await super().__call__(scope, receive, send)  # GraphiQL, or Strawberry's 400
-            return
-        body = await request.body() if request.method == "POST" else b""
-        auth = await authenticate(request.headers.get("authorization", ""), self.settings)
-        scope.setdefault("state", {})["auth"] = auth
-        if self.cached is not None:
-            answer = await self.cached.answer(request, body, auth)
-            if answer is not None:
-                await answer(scope, receive, send)
-                return
-        await super().__call__(scope, _replaying(body, receive), send)
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
@@ -91,7 +68,7 @@ class LicensingGraphQL(GraphQL[RequestContext, None]):
 
     async def get_context(self, request: Any, response: Any) -> RequestContext:
         auth = getattr(request.state, "auth", None)
-        if auth is None:  # a request that did not come through __call__ (tests of the view)
+        if auth is None:  # not through licensing/cached_answers.py (GraphiQL's page, a 4xx)
             auth = await authenticate(request.headers.get("authorization", ""), self.settings)
         return RequestContext(
             self.settings,
@@ -224,17 +201,3 @@ class LicensingGraphQL(GraphQL[RequestContext, None]):
             keep=self.settings.max_automatic_persisted_queries,
         )
         self._known.put(digest, query)
-
-
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    """The request's body again, already read, then whatever else the client sends."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay

@@ -60,14 +60,10 @@ class CompanyReads:
     """The viewer's company's contracts and pools, read once for the whole request."""
 
     def __init__(self, company_id: int | None, now: dt.datetime) -> None:
-        async def contracts() -> list[ContractView]:
-            return [] if company_id is None else await subscription.contracts(company_id)
+        async def read() -> tuple[list[ContractView], list[PoolView]]:
+            return ([], []) if company_id is None else await subscription.company(company_id, now)
 
-        async def pools() -> list[PoolView]:
-            return [] if company_id is None else await subscription.pools(company_id, now)
-
-        self.contracts = Once(contracts)
-        self.pools = Once(pools)
+        self.contracts_and_pools = Once(read)
 
 
 def _in_key_order(rows: Sequence[R], keys: Sequence[int]) -> list[R | None]:

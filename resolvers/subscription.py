@@ -36,12 +36,11 @@ NOTHING_READ = Snapshot([], [])
 
 
 async def snapshot(ctx: RequestContext) -> Snapshot:
-    """Two statements, whatever is selected below: the contracts (with plans and storage),
-    and the pools (with their pending counts)."""
+    """One statement, whatever is selected below: the contracts with their plans and storage,
+    and their pools with their pending counts."""
     ctx.license_manager()
-    return Snapshot(
-        await ctx.loaders.company.contracts.get(), await ctx.loaders.company.pools.get()
-    )
+    contracts, pools = await ctx.loaders.company.contracts_and_pools.get()
+    return Snapshot(contracts, pools)
 
 
 async def pool_by_id(ctx: RequestContext, pool_id: int) -> PoolView | None:

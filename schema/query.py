@@ -27,7 +27,7 @@ async def _built(info: strawberry.Info, found: tuple[str, Any] | None) -> Node |
     if type_name == "Subscription":
         return await Subscription.read(info, row)
     builders: dict[str, Callable[[Any], Node]] = {
-        "User": User.of,
+        "User": lambda row: User.of(row, info.context),
         "Company": Company.of,
         "ContractDocument": ContractDocument.of,
         "LicensePurchase": lambda row: LicensePurchase.of(info, row),
@@ -51,7 +51,7 @@ class Query(PurchaseQueries):
         "no valid token is sent."
     )
     def viewer(self, info: strawberry.Info) -> User:
-        return User.of(info.context.viewer.user)
+        return User.of(info.context.viewer.user, info.context)
 
     @strawberry.field(
         description="The viewer's company subscription. Only OWNER_MANAGER and "

@@ -8,7 +8,7 @@ connection on the event loop's own thread about 15 us. So:
 - on SQLite, reads outside a transaction go to a read-only connection of their own, used
   synchronously on the loop's thread (WAL: it sees every committed write, never blocks a
   writer, and an indexed SELECT takes microseconds);
-- on PostgreSQL, they go to the pool through Tortoise's client (asyncpg, no query builder).
+- on PostgreSQL, they go to a connection of Tortoise's pool, straight to asyncpg.
 
 Writes, and reads inside a write's transaction, stay with Tortoise. Statements are written
 with `?` placeholders; PostgreSQL gets `$1, $2...`. Values come back as the driver gives them:
@@ -71,9 +71,13 @@ class PostgresReader:
         return rendered
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        # Tortoise's asyncpg client returns asyncpg Records (typed as dicts): rows by position.
-        _, rows = await get_connection("default").execute_query(self._render(sql), list(params))
-        return rows  # type: ignore[return-value]
+        statement = self._render(sql)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s: %s", statement, list(params))
+        # A connection of Tortoise's pool, straight to asyncpg: its Records are rows by position.
+        async with get_connection("default").acquire_connection() as connection:
+            rows: list[Row] = await connection.fetch(statement, *params)
+            return rows
 
     def close(self) -> None:
         return None

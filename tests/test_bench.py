@@ -32,9 +32,9 @@ def test_the_benchmark_runs_in_smoke_mode() -> None:
     ):
         assert f"| {operation} |" in report
     # Repeated, the dashboard is answered from the response cache: the token lookup only.
-    # Without the cache it is executed each time: the token, the contracts, the pools.
-    assert _statements(report, "dashboard (cache hit)") == (4, 1)  # and the next lapse, once
-    assert _statements(report, "dashboard (cache off)") == (3, 3)
+    # Without the cache it is executed each time: the token, and the company snapshot.
+    assert _statements(report, "dashboard (cache hit)") == (3, 1)  # and the next lapse, once
+    assert _statements(report, "dashboard (cache off)") == (2, 2)
     assert "Dashboard memory, response cache on:" in report
     assert "| dashboard (cache hit) | plain JSON route | 0.3x |" in report
 

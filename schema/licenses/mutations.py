@@ -85,7 +85,7 @@ class LicenseMutations:
         outcome = await resolve.assign_license(
             info.context, input.user_id, input.product, input.kind
         )
-        user = None if outcome.value is None else User.of(outcome.value)
+        user = None if outcome.value is None else User.of(outcome.value, info.context)
         return AssignLicensePayload(user=user, user_errors=user_errors(outcome.errors))
 
     @strawberry.mutation(description="Free the license a user holds for a product.")
@@ -93,7 +93,7 @@ class LicenseMutations:
         self, info: strawberry.Info, input: UnassignLicenseInput
     ) -> UnassignLicensePayload:
         outcome = await resolve.unassign_license(info.context, input.user_id, input.product)
-        user = None if outcome.value is None else User.of(outcome.value)
+        user = None if outcome.value is None else User.of(outcome.value, info.context)
         return UnassignLicensePayload(user=user, user_errors=user_errors(outcome.errors))
 
     @strawberry.mutation(

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import cast
+from collections.abc import Generator
+from typing import Any, cast
 
 import strawberry
 from strawberry import Private
 
 from models.enums import LicenseKind, Product, Role
 from resolvers import licenses as resolve
+from resolvers.context import RequestContext
 from resolvers.ids import encode_id
 from schema.common import Node, PageInfo, page_info
 from schema.selection import selects
@@ -28,44 +30,58 @@ class LicenseAssignment:
         return cls(product=held.product, kind=held.kind, assigned_at=held.assigned_at)
 
 
+class _LicensesWhenAsked:
+    """A user's licenses, read only if GraphQL awaits them (a user on their own: the viewer, a
+    node, a payload), batched with the other users' of the request."""
+
+    def __init__(self, context: RequestContext, user_id: int) -> None:
+        self.context = context
+        self.user_id = user_id
+
+    def __await__(self) -> Generator[Any, None, list[LicenseAssignment]]:
+        return self._read().__await__()
+
+    async def _read(self) -> list[LicenseAssignment]:
+        rows = await resolve.licenses_held(self.context, self.user_id)
+        return [LicenseAssignment.of(held) for held in rows]
+
+
 @strawberry.type(description="A person of the company.")
 class User(Node):
     name: str
     email: str
     role: Role
+    licenses: list[LicenseAssignment] = strawberry.field(
+        description="The licenses this user holds, at most one per product."
+    )
     pk: Private[int]
-    # Read with the users page, for all its users in one statement; None elsewhere.
-    held: Private[list[HeldLicense] | None] = None
 
     @classmethod
-    def of(cls, row: UserView, held: list[HeldLicense] | None = None) -> User:
+    def of(
+        cls,
+        row: UserView,
+        context: RequestContext,
+        held: list[HeldLicense] | None = None,
+    ) -> User:
+        """`held`: the user's licenses, read beforehand with the users page they are on."""
+        licenses = (
+            [LicenseAssignment.of(license) for license in held]
+            if held is not None
+            else cast(list[LicenseAssignment], _LicensesWhenAsked(context, row.id))
+        )
         return cls(
             id=strawberry.ID(encode_id("User", row.id)),
             name=row.name,
             email=row.email,
             role=row.role,
+            licenses=licenses,
             pk=row.id,
-            held=held,
         )
 
     @strawberry.field(description="The user's company.")
     def company(self, info: strawberry.Info) -> Company:
         # Users are only ever reachable within the viewer's own company.
         return Company.of(info.context.viewer.company)
-
-    @strawberry.field(description="The licenses this user holds, at most one per product.")
-    def licenses(self, info: strawberry.Info) -> list[LicenseAssignment]:
-        if self.held is None:
-            # A user on their own (viewer, node, a payload): read when asked, batched. GraphQL
-            # awaits what a resolver returns; the users page's hundred users need no awaiting.
-            return cast(list[LicenseAssignment], self._read_licenses(info))
-        return [LicenseAssignment.of(held) for held in self.held]
-
-    async def _read_licenses(self, info: strawberry.Info) -> list[LicenseAssignment]:
-        return [
-            LicenseAssignment.of(held)
-            for held in await resolve.licenses_held(info.context, self.pk)
-        ]
 
 
 @strawberry.type(description="A user and where it stands in the connection.")
@@ -117,7 +133,7 @@ class Company(Node):
         )
         edges = [
             UserEdge(
-                node=User.of(row, held.get(row.id, []) if with_licenses else None),
+                node=User.of(row, info.context, held.get(row.id, []) if with_licenses else None),
                 cursor=resolve.user_cursor(row),
             )
             for row in page.users

@@ -194,7 +194,12 @@ def actual_cost(data: Any) -> int:
     return max(objects_in(data) - 1, MINIMUM_COST)
 
 
+_NO_VARIABLES = digest(json.dumps(None))
+
+
 def variables_digest(variables: dict[str, Any] | None) -> str:
+    if not variables:  # most requests: no variables at all
+        return _NO_VARIABLES
     return digest(json.dumps(variables, sort_keys=True, default=str))
 
 

@@ -73,9 +73,12 @@ def answer_key(
         viewer.user_id,
         viewer.scopes,
         query_digest,
-        digest(operation_name or ""),
+        digest(operation_name) if operation_name else _NO_NAME,
         variables_digest(variables),
     )
+
+
+_NO_NAME = digest("")
 
 
 def etag_of(serialized: bytes) -> str:

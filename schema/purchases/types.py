@@ -168,7 +168,7 @@ class LicensePurchase(Node):
     @strawberry.field(description="Who asked for the purchase; null once that user is deleted.")
     async def requested_by(self, info: strawberry.Info) -> User | None:
         user = await resolve.user(info.context, self.row.requested_by_id)
-        return None if user is None else User.of(user)
+        return None if user is None else User.of(user, info.context)
 
     @strawberry.field(
         description="Delivery of the latest confirmation email: a failed send is retried with "

@@ -96,12 +96,6 @@ def _contract(row: sql.Row) -> ContractView:
     )
 
 
-async def contracts(company_id: int) -> list[ContractView]:
-    """The company's contracts with their plans and storage usage, JOBS first."""
-    rows = [_contract(row) for row in await sql.fetch(_CONTRACTS, (company_id,))]
-    return sorted(rows, key=lambda row: PRODUCT_ORDER.index(row.product))
-
-
 _POOLS = """
 SELECT p.id, p.contract_id, p.kind, p.total, p.assigned,
        (SELECT COALESCE(SUM(lp.quantity), 0) FROM license_purchase lp
@@ -122,6 +116,39 @@ async def pools(company_id: int, now: dt.datetime, ids: Sequence[int] = ()) -> l
     params = (PurchaseStatus.PENDING_SIGNATURE.value, now, company_id, *ids)
     rows = [_pool(row) for row in await sql.fetch(statement, params)]
     return sorted(rows, key=lambda row: (row.contract_id, KIND_ORDER.index(row.kind)))
+
+
+# Everything the Licenses page shows of a company's contracts, in one statement: a row per
+# pool, with its contract, plan and storage beside it (a company has two contracts at most).
+_COMPANY = """
+SELECT c.id, c.company_id, c.product, c.starts_on, c.expires_on,
+       p.id, p.name, p.currency, p.storage_allowance_per_license_bytes,
+       p.contracted_price_minor, p.monthly_price_minor, p.daily_price_minor,
+       COALESCE(s.used_bytes, 0),
+       lp.id, lp.contract_id, lp.kind, lp.total, lp.assigned,
+       (SELECT COALESCE(SUM(bought.quantity), 0) FROM license_purchase bought
+        WHERE bought.pool_id = lp.id AND bought.status = ? AND bought.expires_at > ?)
+FROM contract c
+JOIN plan p ON p.id = c.plan_id
+LEFT JOIN storage_usage s ON s.contract_id = c.id
+LEFT JOIN license_pool lp ON lp.contract_id = c.id
+WHERE c.company_id = ?
+"""
+
+
+async def company(company_id: int, now: dt.datetime) -> tuple[list[ContractView], list[PoolView]]:
+    """The company's contracts (JOBS first) and pools (CONTRACTED, MONTHLY, DAILY each)."""
+    params = (PurchaseStatus.PENDING_SIGNATURE.value, now, company_id)
+    found: dict[int, ContractView] = {}
+    pools = []
+    for row in await sql.fetch(_COMPANY, params):
+        if row[0] not in found:
+            found[row[0]] = _contract(row[:13])
+        if row[13] is not None:  # every contract has its three pools (services/fixtures)
+            pools.append(_pool(row[13:]))
+    contracts = sorted(found.values(), key=lambda row: PRODUCT_ORDER.index(row.product))
+    pools.sort(key=lambda row: (row.contract_id, KIND_ORDER.index(row.kind)))
+    return contracts, pools
 
 
 async def contracts_by_ids(company_id: int, ids: Sequence[int]) -> list[ContractView]:
