@@ -11,13 +11,17 @@ from contextlib import contextmanager
 class _Counter(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
-        self.statements = 0
+        self.sent: list[str] = []
+
+    @property
+    def statements(self) -> int:
+        return len(self.sent)
 
     def emit(self, record: logging.LogRecord) -> None:
         # The outbox sender and the housekeeping work in tasks of their own: not a request's SQL.
         task = asyncio.current_task()
         if task is None or task.get_name() not in ("outbox-mailer", "housekeeping"):
-            self.statements += 1
+            self.sent.append(record.getMessage())
 
 
 # Tortoise logs what goes through it; services/sql.py logs the reads it sends past the ORM.

@@ -35,6 +35,17 @@ def is_postgres(database_url: str) -> bool:
     return database_url.startswith(("postgres://", "postgresql://", "asyncpg://"))
 
 
+async def keep_session(connection: object) -> None:
+    """What a pooled PostgreSQL connection needs on release, beyond asyncpg's own rollback.
+
+    asyncpg's default reset sends `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL` on every release: a round trip after every read, for session state this service
+    never sets (no session settings, cursors, LISTEN or session advisory locks on pooled
+    connections). An open transaction is still rolled back: asyncpg does that before calling
+    this.
+    """
+
+
 def connection_config(
     database_url: str,
     *,
@@ -53,6 +64,7 @@ def connection_config(
         settings = credentials.setdefault("server_settings", {})
         settings.setdefault("statement_timeout", str(statement_timeout_ms))
         settings.setdefault("application_name", "licensing")
+        credentials.setdefault("reset", keep_session)
     else:
         credentials.setdefault("busy_timeout", SQLITE_BUSY_TIMEOUT_MS)
     return config

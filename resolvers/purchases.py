@@ -35,7 +35,7 @@ async def quote(
             contract_id=decode_pk(contract_id, "Contract", "contractId"),
             kind=kind,
             quantity=quantity,
-            today=ctx.settings.clock.today(),
+            now=ctx.settings.clock.now(),
         )
 
     return await outcome(work())

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from enum import Enum
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import strawberry
 
@@ -12,6 +13,8 @@ from models.enums import Product as ProductEnum
 from models.enums import Role as RoleEnum
 from schema.scalars import Int64
 from services.money import format_money
+
+T = TypeVar("T")
 
 Product = strawberry.enum(ProductEnum, name="Product", description="A product section.")
 LicenseKind = strawberry.enum(LicenseKindEnum, name="LicenseKind", description="License kind.")
@@ -42,12 +45,15 @@ class PageInfo:
     end_cursor: str | None
 
 
-def page_info(cursors: list[str], *, has_next_page: bool, has_previous_page: bool) -> PageInfo:
+def page_info(
+    rows: Sequence[T], cursor: Callable[[T], str], *, has_next_page: bool, has_previous_page: bool
+) -> PageInfo:
+    """The page's bounds: only its first and last rows' cursors are made."""
     return PageInfo(
         has_next_page=has_next_page,
         has_previous_page=has_previous_page,
-        start_cursor=cursors[0] if cursors else None,
-        end_cursor=cursors[-1] if cursors else None,
+        start_cursor=cursor(rows[0]) if rows else None,
+        end_cursor=cursor(rows[-1]) if rows else None,
     )
 
 

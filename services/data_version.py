@@ -9,11 +9,16 @@ from __future__ import annotations
 from tortoise.expressions import F
 
 from models.company import Company
+from services import sql
+
+_BUMP = "UPDATE company SET data_version = data_version + 1 WHERE id = ?"
 
 
 async def changed(company_id: int) -> None:
     """Call first in the transaction that changes the company's data."""
-    await Company.filter(id=company_id).update(data_version=F("data_version") + 1)
+    await sql.execute(
+        "UPDATE company SET data_version = data_version + 1 WHERE id = ?", [company_id]
+    )
 
 
 async def all_changed() -> None:

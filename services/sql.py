@@ -10,7 +10,8 @@ connection on the event loop's own thread about 15 us. So:
   writer, and an indexed SELECT takes microseconds);
 - on PostgreSQL, they go to a connection of Tortoise's pool, straight to asyncpg.
 
-Writes, and reads inside a write's transaction, stay with Tortoise. Statements are written
+Writes, and reads inside a write's transaction, go through Tortoise's connection (`execute`
+skips its query builder for the hottest few). Statements are written
 with `?` placeholders; PostgreSQL gets `$1, $2...`. Values come back as the driver gives them:
 `as_date` and `as_datetime` read SQLite's ISO text and pass PostgreSQL's native values through.
 """
@@ -56,22 +57,24 @@ class SqliteReader:
         self._connection.close()
 
 
+_numbered: dict[str, str] = {}
+
+
+def numbered_placeholders(sql: str) -> str:
+    """`?` placeholders as PostgreSQL's `$1, $2...` (a statement per shape: kept)."""
+    rendered = _numbered.get(sql)
+    if rendered is None:
+        parts = sql.split("?")
+        rendered = parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], 1))
+        _numbered[sql] = rendered
+    return rendered
+
+
 class PostgresReader:
     """The pool of Tortoise's asyncpg client, with `$n` placeholders."""
 
-    def __init__(self) -> None:
-        self._statements: dict[str, str] = {}
-
-    def _render(self, sql: str) -> str:
-        rendered = self._statements.get(sql)
-        if rendered is None:
-            parts = sql.split("?")
-            rendered = parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], 1))
-            self._statements[sql] = rendered
-        return rendered
-
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        statement = self._render(sql)
+        statement = numbered_placeholders(sql)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s: %s", statement, list(params))
         # A connection of Tortoise's pool, straight to asyncpg: its Records are rows by position.
@@ -107,6 +110,16 @@ async def fetch(sql: str, params: Sequence[Any] = ()) -> list[Row]:
     if _reader is None:
         raise RuntimeError("the database is not open (licensing.db.init_orm opens it)")
     return await _reader.fetch(sql, params)
+
+
+async def execute(sql: str, params: Sequence[Any] = ()) -> int:
+    """A write through Tortoise's connection (inside `in_transaction()`, the transaction's),
+    without its query builder; the number of rows it changed."""
+    connection = get_connection("default")
+    if connection.capabilities.dialect != "sqlite":
+        sql = numbered_placeholders(sql)
+    changed, _ = await connection.execute_query(sql, list(params))
+    return int(changed)
 
 
 def as_date(value: Any) -> dt.date:

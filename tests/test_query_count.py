@@ -89,9 +89,9 @@ async def test_dashboard_query_count_is_constant(
     await _grow_company_to(1000, settings)
     large = await _statements(client, token)
     users = await gql(client, "{ viewer { company { users { totalCount } } } }", token=token)
-    assert small == large
-    # token, rate-limit bucket, contracts, pools, pending, storage, documents (a page per
-    # contract: one query each, and a company has a contract per product, two at most), users
-    # page, users count, licenses.
-    assert large <= 11
+    assert small == large, (small, large)
+    # The token, the rate-limit bucket, the company's snapshot (contracts, plans, pools, pending
+    # and storage in one statement), the documents of both contracts (one statement), the users
+    # page, its count, and the licenses of the page's users.
+    assert large == 7
     assert users["data"]["viewer"]["company"]["users"]["totalCount"] == 1000

@@ -25,10 +25,6 @@ class LicenseAssignment:
     kind: LicenseKind
     assigned_at: dt.datetime
 
-    @classmethod
-    def of(cls, held: HeldLicense) -> LicenseAssignment:
-        return cls(product=held.product, kind=held.kind, assigned_at=held.assigned_at)
-
 
 class _LicensesWhenAsked:
     """A user's licenses, read only if GraphQL awaits them (a user on their own: the viewer, a
@@ -38,12 +34,8 @@ class _LicensesWhenAsked:
         self.context = context
         self.user_id = user_id
 
-    def __await__(self) -> Generator[Any, None, list[LicenseAssignment]]:
-        return self._read().__await__()
-
-    async def _read(self) -> list[LicenseAssignment]:
-        rows = await resolve.licenses_held(self.context, self.user_id)
-        return [LicenseAssignment.of(held) for held in rows]
+    def __await__(self) -> Generator[Any, None, list[HeldLicense]]:
+        return resolve.licenses_held(self.context, self.user_id).__await__()
 
 
 @strawberry.type(description="A person of the company.")
@@ -64,10 +56,10 @@ class User(Node):
         held: list[HeldLicense] | None = None,
     ) -> User:
         """`held`: the user's licenses, read beforehand with the users page they are on."""
-        licenses = (
-            [LicenseAssignment.of(license) for license in held]
-            if held is not None
-            else cast(list[LicenseAssignment], _LicensesWhenAsked(context, row.id))
+        # A HeldLicense has LicenseAssignment's fields: GraphQL reads them from it as it is.
+        licenses = cast(
+            list[LicenseAssignment],
+            held if held is not None else _LicensesWhenAsked(context, row.id),
         )
         return cls(
             id=strawberry.ID(encode_id("User", row.id)),
@@ -87,7 +79,12 @@ class User(Node):
 @strawberry.type(description="A user and where it stands in the connection.")
 class UserEdge:
     node: User
-    cursor: str
+    row: Private[UserView]
+
+    @strawberry.field(description="Where this user stands, for `after`.")
+    def cursor(self) -> str:
+        # Made only when asked: pages are mostly read with pageInfo.endCursor alone.
+        return resolve.user_cursor(self.row)
 
 
 @strawberry.type(description="A page of users.")
@@ -134,15 +131,17 @@ class Company(Node):
         edges = [
             UserEdge(
                 node=User.of(row, info.context, held.get(row.id, []) if with_licenses else None),
-                cursor=resolve.user_cursor(row),
+                row=row,
             )
             for row in page.users
         ]
-        cursors = [edge.cursor for edge in edges]
         return UserConnection(
             edges=edges,
             page_info=page_info(
-                cursors, has_next_page=page.has_next_page, has_previous_page=bool(after)
+                page.users,
+                resolve.user_cursor,
+                has_next_page=page.has_next_page,
+                has_previous_page=bool(after),
             ),
             total_count=page.total_count,
         )

@@ -182,11 +182,17 @@ def analyze(
 
 def objects_in(data: Any) -> int:
     """Objects in an answer: what actualQueryCost counts."""
-    if isinstance(data, dict):
-        return 1 + sum(objects_in(value) for value in data.values())
-    if isinstance(data, list):
-        return sum(objects_in(item) for item in data)
-    return 0
+    # Runs over every answer: a loop that skips the scalars (most values) without a call.
+    count = 0
+    pending = [data]
+    while pending:
+        value = pending.pop()
+        if type(value) is dict:
+            count += 1
+            pending.extend(value.values())
+        elif type(value) is list:
+            pending.extend(value)
+    return count
 
 
 def actual_cost(data: Any) -> int:

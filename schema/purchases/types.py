@@ -240,7 +240,8 @@ class ContractEventConnection:
 def _page_info(page: Page[Any], after: str | None) -> PageInfo:
     """Pages of these connections are keyed by descending id."""
     return page_info(
-        [resolve.id_cursor(row.id) for row in page.rows],
+        page.rows,
+        lambda row: resolve.id_cursor(row.id),
         has_next_page=page.has_next_page,
         has_previous_page=bool(after),
     )

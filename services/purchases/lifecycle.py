@@ -8,7 +8,6 @@ import hashlib
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from models.contract import Contract, LicensePool
 from models.enums import LicenseKind
 from models.purchase import EmailStatus, LicensePurchase, OutboxEmail, PurchaseStatus
 from services import audit, data_version
@@ -20,8 +19,8 @@ from services.errors import (
     NotFound,
     PurchaseNotPending,
 )
-from services.purchases.quotes import quote_for_contract
-from services.subscription.reads import contract_of_company
+from services.purchases.quotes import price
+from services.subscription.reads import ContractView
 
 MAX_KEY_LENGTH = 200
 
@@ -33,17 +32,17 @@ def effective_status(purchase: LicensePurchase, now: dt.datetime) -> str:
     return str(purchase.status)
 
 
-def term_end(contract: Contract) -> dt.datetime:
-    """The first moment after the contract's current term (expiresOn is inclusive)."""
-    return dt.datetime.combine(contract.expires_on + dt.timedelta(days=1), dt.time(), dt.UTC)
+def term_end(expires_on: dt.date) -> dt.datetime:
+    """The first moment after a contract's term ending on `expires_on` (inclusive)."""
+    return dt.datetime.combine(expires_on + dt.timedelta(days=1), dt.time(), dt.UTC)
 
 
 def signature_deadline(
-    contract: Contract, kind: LicenseKind, link_expiry: dt.datetime
+    contract: ContractView, kind: LicenseKind, link_expiry: dt.datetime
 ) -> dt.datetime:
     """A CONTRACTED purchase is priced for the term it was quoted in: it lapses at its end."""
     if kind == LicenseKind.CONTRACTED:
-        return min(link_expiry, term_end(contract))
+        return min(link_expiry, term_end(contract.expires_on))
     return link_expiry
 
 
@@ -90,23 +89,20 @@ async def purchase_licenses(
         raise InvalidIdempotencyKey(
             f"An idempotency key has 1 to {MAX_KEY_LENGTH} characters.", field="idempotencyKey"
         )
-    contract = await contract_of_company(
-        company_id=company.id, contract_id=contract_id, field="contractId"
-    )
-    fingerprint = _fingerprint(contract.id, kind, quantity)
+    fingerprint = _fingerprint(contract_id, kind, quantity)
     if key and (earlier := await _replay(company.id, key, fingerprint)):
         return earlier
-    frozen = await quote_for_contract(
-        company=company, contract=contract, kind=kind, quantity=quantity, today=now.date()
+    priced = await price(
+        company=company, contract_id=contract_id, kind=kind, quantity=quantity, now=now
     )
-    pool = await LicensePool.get(contract_id=contract.id, kind=kind)
+    contract, frozen = priced.contract, priced.quote
     try:
         async with in_transaction():
             await data_version.changed(company.id)
             purchase = await LicensePurchase.create(
                 company_id=company.id,
                 contract_id=contract.id,
-                pool_id=pool.id,
+                pool_id=priced.pool.id,
                 product=contract.product,
                 kind=kind,
                 quantity=quantity,

@@ -151,6 +151,21 @@ async def company(company_id: int, now: dt.datetime) -> tuple[list[ContractView]
     return contracts, pools
 
 
+async def contract_and_pools(
+    *, company_id: int, contract_id: int, now: dt.datetime, field: str
+) -> tuple[ContractView, dict[LicenseKind, PoolView]]:
+    """One contract of this company with its pools by kind, for a quote or a purchase; another
+    company's contract reads like an unknown id."""
+    params = (PurchaseStatus.PENDING_SIGNATURE.value, now, company_id, contract_id)
+    rows = await sql.fetch(_COMPANY + " AND c.id = ?", params)
+    if not rows:
+        raise NotFound(
+            "No contract has this id. Reload the subscription to get current ids.", field=field
+        )
+    pools = {pool.kind: pool for pool in (_pool(row[13:]) for row in rows if row[13] is not None)}
+    return _contract(rows[0][:13]), pools
+
+
 async def contracts_by_ids(company_id: int, ids: Sequence[int]) -> list[ContractView]:
     statement = _CONTRACTS + f" AND c.id IN ({_in(len(ids))})"
     return [_contract(row) for row in await sql.fetch(statement, (company_id, *ids))]
