@@ -42,7 +42,7 @@ from licensing.mailer import message_id
 from licensing.settings import Clock
 from models.contract import Contract
 from models.enums import Role
-from models.purchase import EmailStatus, OutboxEmail
+from models.outbox import EmailStatus, OutboxEmail
 from models.user import User
 from services.fixtures import load_fixture_text
 from services.protection.tokens import create_token
@@ -74,6 +74,10 @@ def soak_fixture(users: int) -> str:
     company = fixture["companies"][0]
     for contract in company["contracts"]:
         contract["pools"].update(MONTHLY=30, DAILY=30)
+    # The Jobs contract is in its renewal window: renewal changes are requested, signed and
+    # cancelled beside everything else (the Sales one refuses them, with its window's dates).
+    soak_day = dt.date.fromisoformat(SOAK_TODAY)
+    company["contracts"][0]["expiresOn"] = (soak_day + dt.timedelta(days=20)).isoformat()
     company["users"] += [
         {"name": f"Soak Engineer {n}", "email": f"soak{n}@acme-heating.example", "role": "ENGINEER"}
         for n in range(users)
@@ -167,9 +171,10 @@ async def settle(plan: Plan, world: World, smtp: SmtpServer) -> float:
     """Wait until every queued email went out (or arrived and awaits its sender's lease)."""
     started = time.monotonic()
     while time.monotonic() - started < plan.settle_within:
-        queued = await OutboxEmail.filter(status=EmailStatus.QUEUED).values_list("id")
+        queued = await OutboxEmail.filter(status=EmailStatus.QUEUED).values_list("id", "kind")
         arrived = {str(message["Message-ID"]) for message in smtp.inbox}
-        if all(message_id(row, world.public_base_url) in arrived for (row,) in queued):
+        base_url = world.public_base_url
+        if all(message_id(row, base_url, kind) in arrived for row, kind in queued):
             break
         await asyncio.sleep(0.2)
     return time.monotonic() - started

@@ -11,7 +11,9 @@ from bench.soak_load import World
 from licensing.mailer import message_id
 from models.audit import AuditEvent
 from models.contract import LicensePool
-from models.purchase import EmailStatus, LicensePurchase, OutboxEmail, PurchaseStatus
+from models.outbox import EmailKind, EmailStatus, OutboxEmail
+from models.purchase import LicensePurchase, PurchaseStatus
+from models.renewal import RenewalChange, RenewalChangeStatus
 from models.user import LicenseAssignment, User
 
 
@@ -23,6 +25,8 @@ class Baseline:
     assigned: dict[int, int]
     last_purchase_id: int
     last_event_id: int
+    last_email_id: int
+    last_change_id: int
 
 
 async def baseline() -> Baseline:
@@ -32,10 +36,14 @@ async def baseline() -> Baseline:
         assigned={pool_id: assigned for pool_id, _, assigned in pools},
         last_purchase_id=await _last_id(LicensePurchase),
         last_event_id=await _last_id(AuditEvent),
+        last_email_id=await _last_id(OutboxEmail),
+        last_change_id=await _last_id(RenewalChange),
     )
 
 
-async def _last_id(model: type[LicensePurchase] | type[AuditEvent]) -> int:
+async def _last_id(
+    model: type[LicensePurchase] | type[AuditEvent] | type[OutboxEmail] | type[RenewalChange],
+) -> int:
     row = await model.all().order_by("-id").first()
     return row.id if row else 0
 
@@ -75,6 +83,7 @@ async def check(
     await _check_pools(before, events, report)
     await _check_against_clients(before, world, events, report)
     await _check_purchases(before, world, events, report)
+    await _check_renewal_changes(before, world, events, report)
     # A duplicate email needs a crash between send and commit: a killed worker, or the SMTP
     # server stopped after it took a message but before its answer reached the sender.
     await _check_mail(before, world.public_base_url, inbox, len(kill_windows) + 1, report)
@@ -234,9 +243,9 @@ async def _check_mail(
     before: Baseline, base_url: str, inbox: list[EmailMessage], crashes: int, report: Report
 ) -> None:
     purchases = await LicensePurchase.filter(id__gt=before.last_purchase_id)
-    emails = await OutboxEmail.filter(purchase_id__gt=before.last_purchase_id)
+    emails = await OutboxEmail.filter(id__gt=before.last_email_id)
     arrived = Counter(str(message["Message-ID"]) for message in inbox)
-    ids = {email.id: message_id(email.id, base_url) for email in emails}
+    ids = {email.id: message_id(email.id, base_url, email.kind) for email in emails}
     sent = [email for email in emails if email.status == EmailStatus.SENT]
     report.check(
         "every email marked sent arrived",
@@ -272,6 +281,52 @@ async def _check_mail(
     report.figures["emails arrived twice (crash between send and commit)"] = duplicates
     report.figures["emails sent after a failed attempt"] = sum(
         1 for email in sent if email.attempts > 1
+    )
+
+
+async def _check_renewal_changes(
+    before: Baseline, world: World, events: list[AuditEvent], report: Report
+) -> None:
+    """At most one change awaiting signature and one scheduled per contract and term; the
+    scheduled count always fits the assigned licenses; every change announced and audited."""
+    changes = await RenewalChange.filter(id__gt=before.last_change_id)
+    open_per_term: Counter[tuple[int, str, str]] = Counter(
+        (c.contract_id, str(c.term_expires_on), str(c.status))
+        for c in changes
+        if c.status in (RenewalChangeStatus.PENDING_SIGNATURE, RenewalChangeStatus.SCHEDULED)
+    )
+    report.check(
+        "at most one pending and one scheduled renewal change per contract and term",
+        all(count == 1 for count in open_per_term.values()),
+        f"{dict(open_per_term)}",
+    )
+    over = []
+    for change in changes:
+        if change.status == RenewalChangeStatus.SCHEDULED:
+            pool = await LicensePool.get(contract_id=change.contract_id, kind="CONTRACTED")
+            if pool.assigned > change.contracted_licenses:
+                over.append((change.id, pool.assigned, change.contracted_licenses))
+    report.check(
+        "a scheduled renewal change always fits the assigned contracted licenses",
+        not over,
+        f"(change, assigned, scheduled): {over[:5]}",
+    )
+    requested = Counter(e.subject_id for e in events if e.action == "renewal_change.requested")
+    signed = Counter(e.subject_id for e in events if e.action == "renewal_change.signed")
+    announced = {
+        e.renewal_change_id for e in await OutboxEmail.filter(kind=EmailKind.RENEWAL_CONFIRMATION)
+    }
+    report.check(
+        "every renewal change is audited once, announced, and signed at most once",
+        all(requested[c.id] == 1 and c.id in announced and signed[c.id] <= 1 for c in changes),
+        f"{len(changes)} changes",
+    )
+    unknown = set(world.renewal_change_ids) - {c.id for c in changes}
+    report.check(
+        "every renewal change a client was told of exists", not unknown, f"{sorted(unknown)[:5]}"
+    )
+    report.figures["renewal changes"] = dict(
+        sorted(Counter(str(c.status) for c in changes).items())
     )
 
 

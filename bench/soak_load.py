@@ -48,6 +48,17 @@ DELETE_USER = """mutation($u: ID!) { deleteUser(input: {userId: $u}) { userError
 SIGN = """mutation($t: String!, $n: String!) {
   signLicensePurchase(input: {token: $t, signerName: $n}) { userErrors { code } } }"""
 
+RENEWAL_QUOTE = """query($c: ID!, $n: Int!) {
+  renewalQuote(input: {contractId: $c, contractedLicenses: $n}) {
+    quote { total { formatted } } userErrors { code } } }"""
+SCHEDULE_RENEWAL = """mutation($c: ID!, $n: Int!, $key: String!) {
+  scheduleContractRenewal(input: {contractId: $c, contractedLicenses: $n, idempotencyKey: $key}) {
+    renewalChange { id } userErrors { code } } }"""
+CANCEL_RENEWAL = """mutation($r: ID!) { cancelRenewalChange(input: {renewalChangeId: $r}) {
+  userErrors { code } } }"""
+SIGN_RENEWAL = """mutation($t: String!, $n: String!) {
+  signRenewalChange(input: {token: $t, signerName: $n}) { userErrors { code } } }"""
+
 BUYABLE = ("MONTHLY", "DAILY")
 KINDS = ("CONTRACTED", "MONTHLY", "DAILY")
 PRODUCTS = ("JOBS", "SALES")
@@ -80,6 +91,7 @@ class World:
     # Idempotency key of every purchase asked for -> the purchase id the server answered.
     purchase_keys: dict[str, int | None] = field(default_factory=dict)
     deleted_user_ids: set[int] = field(default_factory=set)
+    renewal_change_ids: list[int] = field(default_factory=list)
 
     def tally(self) -> Counter[str]:
         return Counter(f"{o.operation}:{o.result}" for o in self.outcomes)
@@ -137,6 +149,13 @@ class Client:
             return None
         found = re.search(r'name="shown" value="([0-9a-f]{64})"', response.text)
         return found.group(1) if response.status_code == 200 and found else None
+
+    async def page_opens(self, url: str) -> bool:
+        """Whether a signature page (a renewal's shows no digest) can be signed."""
+        try:
+            return (await self.http.get(url)).status_code == 200
+        except httpx.TransportError:
+            return False
 
     async def page(self, operation: str, url: str, form: dict[str, str]) -> int | None:
         started = time.monotonic()
@@ -245,6 +264,31 @@ class Client:
         if payload is not None:
             self.world.deleted_user_ids.add(user_id)
 
+    async def renewal_quote(self) -> None:
+        variables = {"c": self._contract(), "n": self.rng.randint(0, 14)}
+        await self.graphql("renewal_quote", RENEWAL_QUOTE, variables)
+
+    async def schedule_renewal(self) -> None:
+        """Only the contract in its renewal window takes it; the other refuses, with its dates."""
+        key = str(uuid.UUID(int=self.rng.getrandbits(128)))
+        variables = {"c": self._contract(), "n": self.rng.randint(2, 14), "key": key}
+        for _ in range(5):  # cut requests are sent again with the same key
+            payload = await self.graphql("schedule_renewal", SCHEDULE_RENEWAL, variables)
+            if payload is not None:
+                change_id = decode_id(payload["renewalChange"]["id"], "RenewalChange")
+                assert change_id is not None
+                if change_id not in self.world.renewal_change_ids:
+                    self.world.renewal_change_ids.append(change_id)
+                return
+            if self.world.outcomes[-1].result != "cut":
+                return
+            await asyncio.sleep(0.5)
+
+    async def cancel_renewal(self) -> None:
+        if self.world.renewal_change_ids:
+            change = encode_id("RenewalChange", self.rng.choice(self.world.renewal_change_ids))
+            await self.graphql("cancel_renewal", CANCEL_RENEWAL, {"r": change})
+
     def mix(self) -> list[tuple[Callable[[], Awaitable[None]], int]]:
         """Each operation with its weight: mostly reads, as on the real page."""
         return [
@@ -258,6 +302,9 @@ class Client:
             (self.assign, 14),
             (self.unassign, 4),
             (self.delete_user, 2),
+            (self.renewal_quote, 2),
+            (self.schedule_renewal, 2),
+            (self.cancel_renewal, 1),
         ]
 
     async def run(self, until: float, budget: Budget) -> None:
@@ -296,11 +343,27 @@ class Signer:
 
     async def _handle(self, message: EmailMessage) -> None:
         rng = self.client.rng
+        if "Please sign" not in str(message["Subject"]):
+            return  # a notice (the renewal window opened): nothing to sign
         if rng.random() < 0.15:
             return  # left unsigned: the purchase stays pending
         token = signature_token(message, self.client.world.public_base_url)
-        signatures = [self._sign(token) for _ in range(2 if rng.random() < 0.2 else 1)]
+        renewal = "renewal with" in str(message["Subject"])
+        signatures = [
+            self._sign_renewal(token) if renewal else self._sign(token)
+            for _ in range(2 if rng.random() < 0.2 else 1)
+        ]
         await asyncio.gather(*signatures)
+
+    async def _sign_renewal(self, token: str) -> None:
+        if self.client.rng.random() < 0.5:
+            url = f"{self.client.world.base_url}/sign/{token}"
+            if await self.client.page_opens(url):
+                form = {"signer_name": "Olivia", "agree": "yes"}
+                await self.client.page("sign_renewal_page", url, form)
+        else:
+            variables = {"t": token, "n": "Olivia Owner"}
+            await self.client.graphql("sign_renewal", SIGN_RENEWAL, variables, authenticated=False)
 
     async def _sign(self, token: str) -> None:
         if self.client.rng.random() < 0.5:

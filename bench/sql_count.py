@@ -18,9 +18,9 @@ class _Counter(logging.Handler):
         return len(self.sent)
 
     def emit(self, record: logging.LogRecord) -> None:
-        # The outbox sender and the housekeeping work in tasks of their own: not a request's SQL.
+        # The background loops work in tasks of their own: not a request's SQL.
         task = asyncio.current_task()
-        if task is None or task.get_name() not in ("outbox-mailer", "housekeeping"):
+        if task is None or task.get_name() not in ("outbox-mailer", "renewals", "housekeeping"):
             self.sent.append(record.getMessage())
 
 

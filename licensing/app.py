@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from licensing import db, housekeeping, logs
+from licensing import db, housekeeping, logs, renewals
 from licensing.cached_answers import CachedAnswers
 from licensing.downloads import download_route
 from licensing.edge import Edge
@@ -38,11 +38,12 @@ async def healthz(request: Request) -> Response:
 
 @asynccontextmanager
 async def _background(settings: Settings) -> AsyncIterator[None]:
-    """The outbox sender and the housekeeping run beside every service process."""
+    """The outbox sender, the renewals and the housekeeping run beside every service process."""
     mailer = Mailer(settings, sender_for(settings))
     stop = asyncio.Event()
     tasks = [
         asyncio.create_task(mailer.run(stop), name="outbox-mailer"),
+        asyncio.create_task(renewals.run(settings, stop), name="renewals"),
         asyncio.create_task(housekeeping.run(settings, stop), name="housekeeping"),
     ]
     try:

@@ -143,6 +143,10 @@ class Settings:
     outbox_max_attempts: int = 12
     # Long enough for one SMTP conversation, short enough that a crashed sender's rows move on.
     outbox_lease_seconds: float = 120.0
+    renewal_window_days: int = 28
+    signature_reminder_hours: int = 168
+    # How often each process looks for due renewals, agreements to render and notices to send.
+    renewal_poll_seconds: float = 30.0
     response_cache_bytes: int = 64 * 1024 * 1024
     document_cache_bytes: int = 16 * 1024 * 1024
     max_persisted_query_bytes: int = 32 * 1024
@@ -189,6 +193,15 @@ class Settings:
             ),
             outbox_lease_seconds=_positive_float(
                 "OUTBOX_LEASE_SECONDS", env.get("OUTBOX_LEASE_SECONDS", "120")
+            ),
+            renewal_window_days=_positive_int(
+                "RENEWAL_WINDOW_DAYS", env.get("RENEWAL_WINDOW_DAYS", "28")
+            ),
+            signature_reminder_hours=_positive_int(
+                "SIGNATURE_REMINDER_HOURS", env.get("SIGNATURE_REMINDER_HOURS", "168")
+            ),
+            renewal_poll_seconds=_positive_float(
+                "RENEWAL_POLL_SECONDS", env.get("RENEWAL_POLL_SECONDS", "30")
             ),
             **_caches(env),
             clock=Clock(pinned_today=_pinned_date(env.get("LICENSING_TODAY"))),

@@ -8,6 +8,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from services.money import format_money
 from services.purchases.pricing import Quote
+from services.renewal.pricing import RenewalQuote
 
 templates = Environment(
     loader=PackageLoader("licensing", "templates"),
@@ -62,6 +63,42 @@ def purchase_view(*, company: str, requested_by: str | None, quote: Quote) -> Pu
         ),
         current_allowance=_bytes(quote.current_allowance_bytes),
         new_allowance=_bytes(quote.new_allowance_bytes),
+        lines=[Line(line.description, money(line.amount_minor)) for line in quote.lines],
+        total=money(quote.total_minor),
+    )
+
+
+@dataclass(frozen=True)
+class RenewalView:
+    company: str
+    requested_by: str
+    product: str
+    contracted: str
+    current_contracted: str
+    term_starts_on: str
+    term_expires_on: str
+    current_allowance: str
+    new_allowance: str
+    monthly: str
+    lines: list[Line]
+    total: str
+
+
+def renewal_view(*, company: str, requested_by: str | None, quote: RenewalQuote) -> RenewalView:
+    def money(amount: int) -> str:
+        return format_money(amount, quote.currency)
+
+    return RenewalView(
+        company=company,
+        requested_by=requested_by or "Someone at your company",
+        product=quote.product.title(),
+        contracted=f"{quote.contracted_licenses:,}",
+        current_contracted=f"{quote.current_contracted_licenses:,}",
+        term_starts_on=quote.term_starts_on.isoformat(),
+        term_expires_on=quote.term_expires_on.isoformat(),
+        current_allowance=_bytes(quote.current_allowance_bytes),
+        new_allowance=_bytes(quote.new_allowance_bytes),
+        monthly=money(quote.monthly_minor),
         lines=[Line(line.description, money(line.amount_minor)) for line in quote.lines],
         total=money(quote.total_minor),
     )

@@ -3,17 +3,13 @@
 from models.api import PersistedQuery, RateLimitBucket
 from models.audit import AuditEvent
 from models.company import Company
-from models.contract import Contract, LicensePool, StorageUsage
+from models.contract import Contract, ContractTerm, LicensePool, StorageUsage
 from models.document import ContractDocument, DocumentKind
 from models.enums import LicenseKind, Product, Role
+from models.outbox import EmailKind, EmailStatus, OutboxEmail
 from models.plan import Plan
-from models.purchase import (
-    EmailStatus,
-    LicensePurchase,
-    OutboxEmail,
-    PurchaseStatus,
-    SignatureToken,
-)
+from models.purchase import LicensePurchase, PurchaseStatus, SignatureToken
+from models.renewal import RenewalChange, RenewalChangeStatus, RenewalSignatureToken
 from models.token import ApiToken
 from models.user import LicenseAssignment, User
 
@@ -26,7 +22,9 @@ __all__ = [
     "Company",
     "Contract",
     "ContractDocument",
+    "ContractTerm",
     "DocumentKind",
+    "EmailKind",
     "EmailStatus",
     "LicenseAssignment",
     "LicenseKind",
@@ -38,6 +36,9 @@ __all__ = [
     "Product",
     "PurchaseStatus",
     "RateLimitBucket",
+    "RenewalChange",
+    "RenewalChangeStatus",
+    "RenewalSignatureToken",
     "Role",
     "SignatureToken",
     "StorageUsage",

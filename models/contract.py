@@ -10,13 +10,17 @@ from models.enums import LicenseKind, Product
 
 if TYPE_CHECKING:
     from models.company import Company
+    from models.document import ContractDocument
     from models.plan import Plan
+
+DEFAULT_TERM_MONTHS = 12
 
 
 class Contract(Model):
     """A company's contract for one product section.
 
-    Loaded from fixtures. Its term (startsOn..expiresOn) is renewed outside this service.
+    Loaded from fixtures. `starts_on`..`expires_on` is its current term; a renewing contract
+    starts its next term the day after (services/renewal), one that does not renew ends.
     It always has three pools (CONTRACTED, MONTHLY, DAILY) and one storage usage row.
     """
 
@@ -32,14 +36,50 @@ class Contract(Model):
     )
     starts_on = fields.DateField()
     expires_on = fields.DateField()
+    auto_renews = fields.BooleanField(default=True, db_default=True)
+    term_months = fields.IntField(default=DEFAULT_TERM_MONTHS, db_default=DEFAULT_TERM_MONTHS)
     pools: fields.ReverseRelation[LicensePool]
     storage_usage: fields.BackwardOneToOneRelation[StorageUsage]
+    terms: fields.ReverseRelation[ContractTerm]
 
     class Meta:
         table = "contract"
+        indexes = (("auto_renews", "expires_on"),)
         constraints = (
             CheckConstraint(check="expires_on >= starts_on", name="contract_term_order"),
             UniqueConstraint(fields=("company", "product"), name="contract_company_product_uniq"),
+        )
+
+
+class ContractTerm(Model):
+    """One term of a contract, as it started: its dates, its CONTRACTED count, its agreement.
+
+    Written in the transaction that starts the term (a load, a renewal). Its master agreement is
+    rendered afterwards (a PDF takes a while): `master_document` is set exactly once, by the
+    guarded UPDATE of whoever rendered it first; `render_locked_until` is that renderer's lease.
+    """
+
+    id = fields.IntField(primary_key=True)
+    contract: fields.ForeignKeyRelation[Contract] = fields.ForeignKeyField(
+        "licensing.Contract", related_name="terms", on_delete=fields.CASCADE
+    )
+    contract_id: int
+    number = fields.IntField()
+    starts_on = fields.DateField()
+    expires_on = fields.DateField()
+    contracted_licenses = fields.IntField()
+    master_document: fields.ForeignKeyNullableRelation[ContractDocument] = fields.ForeignKeyField(
+        "licensing.ContractDocument", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    master_document_id: int | None
+    render_locked_until = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "contract_term"
+        constraints = (
+            UniqueConstraint(fields=("contract", "number"), name="contract_term_number_uniq"),
+            CheckConstraint(check="expires_on >= starts_on", name="contract_term_dates"),
         )
 
 

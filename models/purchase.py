@@ -93,37 +93,3 @@ class SignatureToken(Model):
 
     class Meta:
         table = "signature_token"
-
-
-class EmailStatus(StrEnum):
-    QUEUED = "QUEUED"
-    SENT = "SENT"
-    FAILED = "FAILED"  # every attempt failed
-    DROPPED = "DROPPED"  # no longer needed (its purchase was signed, cancelled or expired)
-
-
-class OutboxEmail(Model):
-    """A confirmation email to send, written in the purchase's own transaction.
-
-    The sender renders it at delivery time with a fresh signature token, so no usable link is
-    ever stored. A failed attempt is retried with backoff until `MAX_ATTEMPTS`, then FAILED.
-    `locked_until` is a lease: a sender claims a row with a guarded UPDATE before sending.
-    """
-
-    id = fields.IntField(primary_key=True)
-    purchase: fields.ForeignKeyRelation[LicensePurchase] = fields.ForeignKeyField(
-        "licensing.LicensePurchase", related_name="emails", on_delete=fields.CASCADE
-    )
-    purchase_id: int
-    to_address = fields.CharField(max_length=254)
-    status = fields.CharEnumField(EmailStatus, max_length=16, default=EmailStatus.QUEUED)
-    attempts = fields.IntField(default=0)
-    next_attempt_at = fields.DatetimeField()
-    locked_until = fields.DatetimeField(null=True)
-    last_error = fields.CharField(max_length=500, null=True)
-    created_at = fields.DatetimeField()
-    sent_at = fields.DatetimeField(null=True)
-
-    class Meta:
-        table = "outbox_email"
-        indexes = (("status", "next_attempt_at"),)

@@ -17,10 +17,13 @@ from typing import Generic, Protocol, TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from models.purchase import LicensePurchase, OutboxEmail
+from models.outbox import OutboxEmail
+from models.purchase import LicensePurchase
+from models.renewal import RenewalChange
 from services.licenses import users
 from services.licenses.users import HeldLicense
 from services.purchases import reads as purchase_reads
+from services.renewal import changes as renewal_changes
 from services.subscription import reads as subscription
 from services.subscription.reads import ContractView, DocumentPage, DocumentView, PoolView
 
@@ -63,7 +66,11 @@ class CompanyReads:
         async def read() -> tuple[list[ContractView], list[PoolView]]:
             return ([], []) if company_id is None else await subscription.company(company_id, now)
 
+        async def open_changes() -> list[RenewalChange]:
+            return [] if company_id is None else await renewal_changes.open_changes(company_id)
+
         self.contracts_and_pools = Once(read)
+        self.open_renewal_changes = Once(open_changes)
 
 
 def _in_key_order(rows: Sequence[R], keys: Sequence[int]) -> list[R | None]:
@@ -128,6 +135,7 @@ class Loaders:
         self.pools_by_id = _by_id(company_id, pools)
         self.documents_by_id = _by_id(company_id, subscription.documents_by_ids)
         self.purchases_by_id = _by_id(company_id, _purchases)
+        self.renewal_changes_by_id = _by_id(company_id, renewal_changes.changes_by_ids)
         self.document_pages = DataLoader(load_fn=_document_pages)
         self.licenses_by_user = DataLoader(load_fn=_licenses)
         self.latest_email_by_purchase = DataLoader(load_fn=_latest_emails)

@@ -10,6 +10,7 @@ import asyncio
 from typing import TypeVar
 
 from models.purchase import LicensePurchase
+from models.renewal import RenewalChange
 from resolvers.context import RequestContext
 from resolvers.errors import forbidden
 from resolvers.ids import decode_any_id
@@ -18,7 +19,15 @@ from services.licenses.users import UserView
 from services.subscription.reads import ContractView, DocumentView, PoolView
 
 T = TypeVar("T")
-NodeRow = CompanyInfo | UserView | ContractView | PoolView | DocumentView | LicensePurchase
+NodeRow = (
+    CompanyInfo
+    | UserView
+    | ContractView
+    | PoolView
+    | DocumentView
+    | LicensePurchase
+    | RenewalChange
+)
 
 
 async def _user(ctx: RequestContext, pk: int) -> UserView | None:
@@ -62,8 +71,13 @@ async def _purchase(ctx: RequestContext, pk: int) -> LicensePurchase | None:
     return _finance_only(ctx, await ctx.loaders.purchases_by_id.load(pk))
 
 
+async def _renewal_change(ctx: RequestContext, pk: int) -> RenewalChange | None:
+    return _finance_only(ctx, await ctx.loaders.renewal_changes_by_id.load(pk))
+
+
 _FETCHERS = {
     "LicensePurchase": _purchase,
+    "RenewalChange": _renewal_change,
     "User": _user,
     "Company": _company,
     "Subscription": _subscription,

@@ -7,7 +7,8 @@ from typing import Any
 
 from models.audit import AuditEvent
 from models.enums import LicenseKind
-from models.purchase import LicensePurchase, OutboxEmail
+from models.outbox import OutboxEmail
+from models.purchase import LicensePurchase
 from resolvers.context import RequestContext
 from resolvers.outcome import Outcome, actor_of, decode_pk, outcome
 from resolvers.pagination import decode_cursor, encode_cursor, page_size

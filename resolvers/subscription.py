@@ -8,6 +8,7 @@ from resolvers.context import RequestContext
 from resolvers.errors import bad_request
 from resolvers.ids import decode_id
 from resolvers.pagination import page_size
+from services.renewal.terms import ContractStatus, status
 from services.subscription.download_links import download_url
 from services.subscription.reads import ContractView, DocumentPage, DocumentView, PoolView
 from services.usage import Usage, allowance_bytes, combined
@@ -51,6 +52,14 @@ async def contract_of_pool(ctx: RequestContext, pool: PoolView) -> ContractView:
     contract = await ctx.loaders.contracts_by_id.load(pool.contract_id)
     assert contract is not None, "a pool of the viewer's company has its contract"
     return contract
+
+
+def contract_status(ctx: RequestContext, contract: ContractView) -> ContractStatus:
+    return status(
+        auto_renews=contract.auto_renews,
+        expires_on=contract.expires_on,
+        today=ctx.settings.clock.today(),
+    )
 
 
 def usage_of(contract: ContractView, contract_pools: list[PoolView]) -> Usage:

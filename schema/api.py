@@ -26,6 +26,7 @@ from schema.protection.extension import ApiProtection
 from schema.protection.response_cache import ResponseCache, ResponseStore
 from schema.purchases.types import LicensePurchase
 from schema.query import Query
+from schema.renewal.types import RenewalChange
 from schema.scalars import SCALAR_MAP
 from schema.subscription.types import Contract, ContractDocument, LicensePool, Subscription
 
@@ -106,6 +107,7 @@ def build_schema(
             ContractDocument,
             Subscription,
             LicensePurchase,
+            RenewalChange,
         ],
         config=StrawberryConfig(
             disable_field_suggestions=True,

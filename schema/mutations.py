@@ -6,8 +6,9 @@ import strawberry
 
 from schema.licenses.mutations import LicenseMutations
 from schema.purchases.mutations import PurchaseMutations
+from schema.renewal.mutations import RenewalMutations
 
 
 @strawberry.type
-class Mutation(PurchaseMutations, LicenseMutations):
+class Mutation(PurchaseMutations, RenewalMutations, LicenseMutations):
     pass

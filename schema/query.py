@@ -13,6 +13,8 @@ from schema.common import Node
 from schema.licenses.types import Company, User
 from schema.purchases.mutations import PurchaseQueries
 from schema.purchases.types import LicensePurchase
+from schema.renewal.mutations import RenewalQueries
+from schema.renewal.types import RenewalChange
 from schema.subscription.types import Contract, ContractDocument, LicensePool, Subscription
 
 
@@ -31,12 +33,13 @@ async def _built(info: strawberry.Info, found: tuple[str, Any] | None) -> Node |
         "Company": Company.of,
         "ContractDocument": ContractDocument.of,
         "LicensePurchase": lambda row: LicensePurchase.of(info, row),
+        "RenewalChange": lambda row: RenewalChange.of(info, row),
     }
     return builders[type_name](row)
 
 
 @strawberry.type
-class Query(PurchaseQueries):
+class Query(PurchaseQueries, RenewalQueries):
     @strawberry.field(description="Fetch any object by its global id; null when not visible.")
     async def node(self, info: strawberry.Info, id: strawberry.ID) -> Node | None:
         return await _built(info, await node_resolvers.fetch_node(info.context, id))

@@ -16,9 +16,7 @@ _BUMP = "UPDATE company SET data_version = data_version + 1 WHERE id = ?"
 
 async def changed(company_id: int) -> None:
     """Call first in the transaction that changes the company's data."""
-    await sql.execute(
-        "UPDATE company SET data_version = data_version + 1 WHERE id = ?", [company_id]
-    )
+    await sql.execute(_BUMP, [company_id])
 
 
 async def all_changed() -> None:

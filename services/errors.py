@@ -98,3 +98,15 @@ class QuoteChanged(DomainError):
     """The signature page's amounts are not today's any more (the page only)."""
 
     code = "QUOTE_CHANGED"
+
+
+class ContractNotRenewing(DomainError):
+    code = "CONTRACT_NOT_RENEWING"
+
+
+class RenewalWindowClosed(DomainError):
+    code = "RENEWAL_WINDOW_CLOSED"
+
+
+class RenewalChangeNotOpen(DomainError):
+    code = "RENEWAL_CHANGE_NOT_OPEN"

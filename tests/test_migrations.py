@@ -160,3 +160,43 @@ async def test_0005_keeps_old_tokens_to_read_and_write_and_old_registrations_a_c
         {"name": "all", "scopes": "licenses:read licenses:write"},
         {"name": "read", "scopes": "licenses:read"},
     ]
+
+
+async def test_0006_gives_each_contract_its_first_term_and_leaves_ended_ones_ended(
+    empty_database_url: str,
+) -> None:
+    """Before 0006 a contract simply stopped at expires_on: an ended one must not renew now."""
+    await migrate(config=tortoise_config(empty_database_url), target="licensing.0005_trust")
+    async with orm(empty_database_url):
+        connection = get_connection("default")
+        for statement in (
+            "INSERT INTO company (id, name, email, tax_rate_basis_points, currency, created_at)"
+            " VALUES (1, 'C', 'c@x', 0, 'GBP', '2026-01-01T00:00:00+00:00')",
+            "INSERT INTO plan (id, name, product, currency, storage_allowance_per_license_bytes,"
+            " contracted_price_minor, monthly_price_minor, daily_price_minor)"
+            " VALUES (1, 'P', 'JOBS', 'GBP', 1, 1, 1, 1), (2, 'S', 'SALES', 'GBP', 1, 1, 1, 1)",
+            "INSERT INTO contract (id, company_id, plan_id, product, starts_on, expires_on)"
+            " VALUES (1, 1, 1, 'JOBS', '2020-01-01', '2020-12-31'),"
+            " (2, 1, 2, 'SALES', '2020-01-01', '2999-12-31')",
+            "INSERT INTO license_pool (contract_id, kind, total, assigned) VALUES"
+            " (1, 'CONTRACTED', 4, 0), (1, 'MONTHLY', 0, 0), (1, 'DAILY', 0, 0),"
+            " (2, 'CONTRACTED', 7, 0), (2, 'MONTHLY', 0, 0), (2, 'DAILY', 0, 0)",
+            "INSERT INTO contract_document (id, contract_id, kind, title, signed_at, content_hash,"
+            " pdf, created_at) VALUES (5, 2, 'MASTER_AGREEMENT', 'M', '2020-01-01T00:00:00+00:00',"
+            " 'h', 'x', '2020-01-01T00:00:00+00:00')",
+        ):
+            await connection.execute_script(statement)
+    await apply_migrations(empty_database_url)
+    async with orm(empty_database_url):
+        contracts = await get_connection("default").execute_query_dict(
+            "SELECT id, auto_renews, term_months FROM contract ORDER BY id"
+        )
+        terms = await get_connection("default").execute_query_dict(
+            "SELECT contract_id, number, contracted_licenses, master_document_id"
+            " FROM contract_term ORDER BY contract_id"
+        )
+    assert [(c["id"], bool(c["auto_renews"]), c["term_months"]) for c in contracts] == [
+        (1, False, 12),
+        (2, True, 12),
+    ]
+    assert [tuple(t.values()) for t in terms] == [(1, 1, 4, None), (2, 1, 7, 5)]

@@ -13,7 +13,7 @@ import httpx
 from bench.smtp import SmtpServer, text_of
 from licensing.db import orm
 from licensing.settings import Settings
-from models.purchase import EmailStatus, OutboxEmail
+from models.outbox import EmailStatus, OutboxEmail
 from services.fixtures import load_fixture_text
 from services.protection.tokens import create_token
 from services.purchases import outbox

@@ -14,7 +14,8 @@ from bench.smtp import SmtpServer, signature_token
 from licensing.settings import Settings
 from models.contract import LicensePool
 from models.document import ContractDocument
-from models.purchase import LicensePurchase, OutboxEmail
+from models.outbox import OutboxEmail
+from models.purchase import LicensePurchase
 from tests.conftest import (
     BASE_URL,
     TODAY,

@@ -13,7 +13,8 @@ from bench.smtp import SmtpServer, html_of, shown_quote, signature_token, text_o
 from licensing.settings import Settings
 from models.contract import Contract
 from models.document import ContractDocument
-from models.purchase import LicensePurchase, OutboxEmail
+from models.outbox import OutboxEmail
+from models.purchase import LicensePurchase
 from resolvers.ids import encode_id
 from services.protection.tokens import create_token
 from tests.conftest import ACME, BASE_URL, Acme, error_codes, gql
@@ -156,7 +157,8 @@ async def test_quote_and_purchase_errors(
         for result in (await quote(client, token, **input), await purchase(client, token, **input)):
             [error] = result["userErrors"]
             assert (error["code"], error["field"]) == (code, field), input
-    await Contract.filter(id=1).update(expires_on="2026-11-25")
+    # A contract that does not renew, ended yesterday.
+    await Contract.filter(id=1).update(expires_on="2026-11-25", auto_renews=False)
     for kind in ("CONTRACTED", "MONTHLY", "DAILY"):
         [error] = (await quote(client, owner, kind=kind))["userErrors"]
         assert error["code"] == "CONTRACT_EXPIRED"

@@ -14,7 +14,8 @@ from bench.smtp import SmtpServer, signature_token
 from bench.sql_count import count_sql
 from licensing.db import orm
 from licensing.settings import Settings
-from models.purchase import EmailStatus, LicensePurchase, OutboxEmail
+from models.outbox import EmailStatus, OutboxEmail
+from models.purchase import LicensePurchase
 from resolvers.ids import encode_id
 from services.fixtures import load_fixture_text
 from services.protection.tokens import create_token

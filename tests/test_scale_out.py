@@ -26,7 +26,8 @@ from licensing.settings import Clock
 from models.company import Company
 from models.contract import LicensePool
 from models.enums import LicenseKind
-from models.purchase import EmailStatus, LicensePurchase, OutboxEmail
+from models.outbox import EmailStatus, OutboxEmail
+from models.purchase import LicensePurchase
 from models.user import LicenseAssignment, User
 from resolvers.ids import encode_id
 from services.audit import Actor

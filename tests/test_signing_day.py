@@ -79,9 +79,9 @@ async def test_a_purchase_signed_ten_days_later_is_billed_from_that_day(
 
 
 def _short_term() -> dict[str, Any]:
-    """Bolt Plumbing, whose contract's term ends on 2026-12-10."""
+    """Bolt Plumbing, whose contract ends on 2026-12-10 and does not renew."""
     fixture = copy.deepcopy(OTHER_COMPANY)
-    fixture["companies"][0]["contracts"][0]["expiresOn"] = "2026-12-10"
+    fixture["companies"][0]["contracts"][0].update(expiresOn="2026-12-10", autoRenews=False)
     return fixture
 
 

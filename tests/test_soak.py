@@ -14,6 +14,7 @@ from bench.soak_check import Report, baseline, check
 from bench.soak_load import World
 from licensing.db import orm
 from models.contract import LicensePool
+from models.renewal import RenewalChange, RenewalChangeStatus
 from services.fixtures import load_fixture_text
 from tests.conftest import EXAMPLE_FIXTURE, REPO, TODAY
 from tests.databases import ON_POSTGRES
@@ -51,9 +52,39 @@ def test_short_soak_with_faults_loses_nothing(database_url: str, tmp_path: Path)
     assert figures["licenses deleted"] > 0
     assert figures["licenses added by signatures"] > 0
     assert figures["purchases"]["CONFIRMED"] > 0
+    # Renewal changes were requested, signed and superseded or cancelled beside the rest.
+    changes = figures["renewal changes"]
+    assert changes.get("SCHEDULED", 0) + changes.get("SUPERSEDED", 0) > 0
+    assert sum(changes.values()) > 1
     if ON_POSTGRES:
         assert figures["workers killed (SIGKILL)"] == 1
         assert figures["slowest worker replacement (s)"] < 30
+
+
+async def test_the_checker_notices_two_scheduled_renewal_changes_of_one_term(
+    database_url: str,
+) -> None:
+    async with orm(database_url):
+        await load_fixture_text(source="f.json", text=EXAMPLE_FIXTURE.read_text(), now=NOW)
+        before = await baseline()
+        world = World(contract_ids=[1], user_ids=[], token="", base_url="", public_base_url="")
+        for count in (9, 8):
+            await RenewalChange.create(
+                company_id=1,
+                contract_id=1,
+                term_expires_on=dt.date(2027, 12, 31),
+                contracted_licenses=count,
+                status=RenewalChangeStatus.SCHEDULED,
+                quote={},
+                requested_at=NOW,
+                confirmation_sent_to="a@b.example",
+                expires_at=NOW,
+                request_fingerprint="x",
+            )
+        tampered = Report()
+        await check(before, world, [], [], tampered)
+    failed = {name for name, passed, _ in tampered.checks if not passed}
+    assert "at most one pending and one scheduled renewal change per contract and term" in failed
 
 
 async def test_the_checker_notices_a_change_the_audit_log_does_not_explain(

@@ -7,7 +7,8 @@ from tortoise.migrations import operations as ops
 import functools
 from json import dumps, loads
 from models.enums import LicenseKind, Product
-from models.purchase import EmailStatus, PurchaseStatus
+from models.purchase import PurchaseStatus
+from models.outbox import EmailStatus
 from tortoise.fields.base import OnDelete
 from tortoise import fields
 from tortoise.indexes import Index

@@ -3,7 +3,7 @@ from tortoise import migrations
 from tortoise.migrations import operations as ops
 import functools
 from json import dumps, loads
-from models.purchase import EmailStatus
+from models.outbox import EmailStatus
 from tortoise import fields
 from tortoise.indexes import Index
 

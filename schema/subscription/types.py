@@ -23,6 +23,7 @@ from schema.purchases.types import (
     event_connection,
     purchase_connection,
 )
+from schema.renewal.types import ContractRenewal, ContractStatus
 from schema.scalars import UnsignedInt64
 from schema.selection import selects_any
 from services.access import CompanyInfo
@@ -143,6 +144,12 @@ class Contract(Node):
     plan: Plan
     starts_on: dt.date
     expires_on: dt.date = strawberry.field(description="Last day of the current term (inclusive).")
+    auto_renews: bool = strawberry.field(
+        description="Whether the contract renews by itself for another term after expiresOn."
+    )
+    term_months: int = strawberry.field(
+        description="Length of one term in months (12 unless the contract says otherwise)."
+    )
     license_pools: list[LicensePool] = strawberry.field(
         description="Always three pools, in the order CONTRACTED, MONTHLY, DAILY."
     )
@@ -160,6 +167,8 @@ class Contract(Node):
             plan=Plan.of(row.plan),
             starts_on=row.starts_on,
             expires_on=row.expires_on,
+            auto_renews=row.auto_renews,
+            term_months=row.term_months,
             license_pools=[LicensePool.of(pool, row.plan) for pool in snapshot.pools_of(row.id)],
             usage=Usage.of(snapshot.usage_of(row)),
             row=row,
@@ -169,6 +178,18 @@ class Contract(Node):
     async def of_view(cls, info: strawberry.Info, row: ContractView) -> Contract:
         """A contract on its own (node): its company's snapshot is read for it."""
         return cls.of(row, await resolve.snapshot(info.context))
+
+    @strawberry.field(
+        description="ACTIVE, or ENDED from the day after expiresOn of a contract that does not "
+        "renew."
+    )
+    def status(self, info: strawberry.Info) -> ContractStatus:
+        return ContractStatus(resolve.contract_status(info.context, self.row).value)
+
+    @strawberry.field(description="The coming term; null when the contract does not renew.")
+    def renewal(self, info: strawberry.Info) -> ContractRenewal | None:
+        contracted = next(p for p in self.license_pools if p.kind == LicenseKind.CONTRACTED)
+        return ContractRenewal.of(info, self.row, contracted.total)
 
     @strawberry.field(description="The pool of one kind.")
     def license_pool(self, kind: LicenseKind) -> LicensePool:

@@ -21,6 +21,7 @@ from services.errors import (
     NotFound,
 )
 from services.licenses import pools
+from services.renewal.changes import scheduled_reduction
 from services.subscription.reads import contract_of_company
 
 NAMED_HOLDERS = 5
@@ -95,6 +96,25 @@ async def delete_licenses(
     return after
 
 
+async def _none_available(pool: LicensePool, product: Product) -> NoLicenseAvailable:
+    fresh = await LicensePool.get(id=pool.id)
+    limit = await scheduled_reduction(pool.contract_id) if pool.kind == "CONTRACTED" else None
+    if limit is not None and fresh.assigned < fresh.total:
+        renews_on, count = limit
+        return NoLicenseAvailable(
+            f"No contracted {product.title()} license can be assigned: the contract renews on "
+            f"{renews_on.isoformat()} with {count} contracted licenses (a signed change) and "
+            f"{count} or more are assigned. Assign a monthly or daily license, or cancel the "
+            "renewal change.",
+            field="kind",
+        )
+    return NoLicenseAvailable(
+        f"No {pool.kind.lower()} {product.title()} license is available. Buy "
+        "more, or free one by moving or deleting a user who holds one.",
+        field="kind",
+    )
+
+
 async def _user(company_id: int, user_id: int) -> User:
     user = await User.filter(id=user_id, company_id=company_id).first()
     if user is None:
@@ -166,11 +186,7 @@ async def _assign_once(
             if pool_id == old_pool_id:
                 await pools.release_one(pool_id)
             elif not await pools.take_one(pool_id):
-                raise NoLicenseAvailable(
-                    f"No {target.kind.lower()} {product.title()} license is available. Buy "
-                    "more, or free one by moving or deleting a user who holds one.",
-                    field="kind",
-                )
+                raise await _none_available(target, product)
         await audit.record(
             company_id=company_id,
             actor=actor,

@@ -10,14 +10,22 @@ from __future__ import annotations
 from tortoise.expressions import F
 
 from models.contract import LicensePool
+from services import sql
+
+# A CONTRACTED pool whose next term has a signed lower count (services/renewal) takes a license
+# only while fewer than that count are assigned: the renewal can then always apply it.
+_TAKE_ONE = """
+UPDATE license_pool SET assigned = assigned + 1
+WHERE id = ? AND assigned < total AND (kind <> 'CONTRACTED' OR assigned < COALESCE((
+  SELECT r.contracted_licenses FROM renewal_change r JOIN contract c ON c.id = r.contract_id
+  WHERE r.contract_id = license_pool.contract_id AND r.term_expires_on = c.expires_on
+  AND r.status = 'SCHEDULED'), total))
+"""
 
 
 async def take_one(pool_id: int) -> bool:
-    """assigned + 1, only while a license is available."""
-    updated = await LicensePool.filter(id=pool_id, assigned__lt=F("total")).update(
-        assigned=F("assigned") + 1
-    )
-    return updated == 1
+    """assigned + 1, only while a license is available (and the next term has room for it)."""
+    return await sql.execute(_TAKE_ONE, [pool_id]) == 1
 
 
 async def release_one(pool_id: int) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 
@@ -20,7 +21,9 @@ from services.access import (
     parse_scopes,
 )
 from services.errors import NotFound, UnknownScope
+from services.renewal.apply import renew_due
 
+logger = logging.getLogger(__name__)
 TOKEN_PREFIX = "lic_"  # noqa: S105 (a visible prefix, not a secret)
 
 
@@ -57,11 +60,13 @@ LAST_USED_PRECISION = dt.timedelta(minutes=1)
 
 
 # Every request runs this: one plain statement (services/sql.py). It also brings the company's
-# data version, which keys the response cache.
+# data version, which keys the response cache, and the end of its renewing contracts' earliest
+# term: the first request after it applies the renewal before anything is read.
 _AUTHENTICATE = """
 SELECT t.id, t.name, t.scopes, t.last_used_at,
        u.id, u.name, u.email, u.role,
-       c.id, c.name, c.email, c.tax_rate_basis_points, c.currency, c.data_version
+       c.id, c.name, c.email, c.tax_rate_basis_points, c.currency, c.data_version,
+       (SELECT MIN(k.expires_on) FROM contract k WHERE k.company_id = c.id AND k.auto_renews = ?)
 FROM api_token t
 JOIN app_user u ON u.id = t.user_id
 JOIN company c ON c.id = u.company_id
@@ -74,9 +79,19 @@ async def authenticate(token: str, *, now: dt.datetime) -> Viewer | None:
 
     Records when the token was last used, to the minute: one write per token and minute at most.
     """
-    rows = await sql.fetch(_AUTHENTICATE, (hash_token(token),))
+    params = (True, hash_token(token))
+    rows = await sql.fetch(_AUTHENTICATE, params)
     if not rows:
         return None
+    if rows[0][14] is not None and sql.as_date(rows[0][14]) < now.date():
+        try:
+            await renew_due(rows[0][8], now=now)
+        except Exception:
+            # Serve the request; the renewal loop tries again (licensing/renewals.py).
+            logger.exception("renewal of company %s failed; serving its current term", rows[0][8])
+        rows = await sql.fetch(_AUTHENTICATE, params)  # the data version the renewal moved
+        if not rows:
+            return None
     token_id, name, scopes, last_used = rows[0][:4]
     last_used_at = sql.as_optional_datetime(last_used)
     if last_used_at is None or last_used_at < now - LAST_USED_PRECISION:

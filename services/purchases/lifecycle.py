@@ -9,7 +9,8 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from models.enums import LicenseKind
-from models.purchase import EmailStatus, LicensePurchase, OutboxEmail, PurchaseStatus
+from models.outbox import EmailKind, EmailStatus, OutboxEmail
+from models.purchase import LicensePurchase, PurchaseStatus
 from services import audit, data_version
 from services.access import CompanyFacts
 from services.audit import Actor
@@ -62,8 +63,20 @@ async def _replay(company_id: int, key: str, fingerprint: str) -> LicensePurchas
     return existing
 
 
+def clean_idempotency_key(idempotency_key: str | None) -> str | None:
+    """The key without surrounding spaces; 1 to MAX_KEY_LENGTH characters, or none at all."""
+    key = idempotency_key.strip() if idempotency_key else None
+    if idempotency_key is not None and not 1 <= len(key or "") <= MAX_KEY_LENGTH:
+        raise InvalidIdempotencyKey(
+            f"An idempotency key has 1 to {MAX_KEY_LENGTH} characters.", field="idempotencyKey"
+        )
+    return key
+
+
 def _queue_email(purchase: LicensePurchase, to_address: str, now: dt.datetime) -> OutboxEmail:
     return OutboxEmail(
+        kind=EmailKind.PURCHASE_CONFIRMATION,
+        company_id=purchase.company_id,
         purchase=purchase,
         to_address=to_address,
         status=EmailStatus.QUEUED,
@@ -84,11 +97,7 @@ async def purchase_licenses(
     link_ttl: dt.timedelta,
 ) -> LicensePurchase:
     """Freeze the quote, create the purchase and queue its confirmation email, atomically."""
-    key = idempotency_key.strip() if idempotency_key else None
-    if idempotency_key is not None and not 1 <= len(key or "") <= MAX_KEY_LENGTH:
-        raise InvalidIdempotencyKey(
-            f"An idempotency key has 1 to {MAX_KEY_LENGTH} characters.", field="idempotencyKey"
-        )
+    key = clean_idempotency_key(idempotency_key)
     fingerprint = _fingerprint(contract_id, kind, quantity)
     if key and (earlier := await _replay(company.id, key, fingerprint)):
         return earlier

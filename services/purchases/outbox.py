@@ -8,8 +8,10 @@ import random
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
-from models.purchase import EmailStatus, LicensePurchase, OutboxEmail, PurchaseStatus
+from models.outbox import EmailStatus, OutboxEmail
+from models.purchase import LicensePurchase, PurchaseStatus
 from services import data_version
+from services.renewal.terms import has_ended
 
 MAX_ATTEMPTS = 12
 MAX_BACKOFF = dt.timedelta(hours=1)
@@ -64,7 +66,10 @@ def reason_to_drop(purchase: LicensePurchase, now: dt.datetime) -> str | None:
     """
     if purchase.status != PurchaseStatus.PENDING_SIGNATURE or purchase.expires_at <= now:
         return "the purchase no longer awaits a signature"
-    if purchase.contract.expires_on < now.date():
+    contract = purchase.contract
+    if has_ended(
+        auto_renews=contract.auto_renews, expires_on=contract.expires_on, today=now.date()
+    ):
         return "the purchase's contract has ended"
     return None
 
@@ -76,6 +81,11 @@ def delivery_status(email: OutboxEmail | None) -> str:
     if email.status in (EmailStatus.FAILED, EmailStatus.DROPPED):
         return str(email.status)
     return "RETRYING" if email.attempts else "QUEUED"
+
+
+def company_of(email: OutboxEmail) -> int:
+    assert email.company_id is not None, "every email since 0006 names its company"
+    return email.company_id
 
 
 async def _change(email_id: int, company_id: int, **values: object) -> None:
@@ -108,10 +118,9 @@ async def mark_failed(
     """Record a failed attempt; True when it was the last one (the row is then FAILED)."""
     attempts = email.attempts + 1
     gave_up = attempts >= max_attempts
-    purchase = await LicensePurchase.filter(id=email.purchase_id).only("id", "company_id").get()
     await _change(
         email.id,
-        purchase.company_id,
+        company_of(email),
         attempts=attempts,
         last_error=error[:500],
         locked_until=None,

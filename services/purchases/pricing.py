@@ -119,7 +119,7 @@ def validate_quantity(quantity: int) -> None:
         )
 
 
-def _percent(basis_points: int) -> str:
+def percent(basis_points: int) -> str:
     return f"{Decimal(basis_points).scaleb(-2).normalize():f}%"
 
 
@@ -154,7 +154,7 @@ def quote(request: QuoteRequest) -> Quote:
             f"{request.quantity:,} {request.kind.title()} {noun} x {unit} / {per} x {periods_text}",
             subtotal,
         ),
-        CostLine(f"Tax at {_percent(request.tax_rate_basis_points)}", tax),
+        CostLine(f"Tax at {percent(request.tax_rate_basis_points)}", tax),
     )
     grants_storage = request.kind in STORAGE_GRANTING_KINDS
     current_allowance = request.allowance_per_license_bytes * request.current_storage_totals

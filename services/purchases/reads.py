@@ -12,7 +12,9 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from models.audit import AuditEvent
-from models.purchase import LicensePurchase, OutboxEmail, PurchaseStatus
+from models.outbox import OutboxEmail
+from models.purchase import LicensePurchase, PurchaseStatus
+from services import sql
 
 M = TypeVar("M", bound=Model)
 
@@ -78,21 +80,27 @@ async def purchases_by_ids(company_id: int, ids: Sequence[int]) -> list[LicenseP
 
 
 async def latest_emails(purchase_ids: Sequence[int]) -> dict[int, OutboxEmail]:
-    """The newest confirmation email of each purchase."""
+    """The newest email of each purchase (its confirmation, or a reminder)."""
     latest: dict[int, OutboxEmail] = {}
     for email in await OutboxEmail.filter(purchase_id__in=list(purchase_ids)).order_by("id"):
-        latest[email.purchase_id] = email
+        if email.purchase_id is not None:
+            latest[email.purchase_id] = email
     return latest
 
 
+# Pending purchases and renewal changes lapse with no write at all: the company's reads change then.
+_NEXT_LAPSE = """
+SELECT MIN(expires_at) FROM (
+  SELECT expires_at FROM license_purchase WHERE company_id = ? AND status = ? AND expires_at > ?
+  UNION ALL
+  SELECT expires_at FROM renewal_change WHERE company_id = ? AND status = ? AND expires_at > ?
+) pending
+"""
+
+
 async def next_lapse(*, company_id: int, now: dt.datetime) -> dt.datetime | None:
-    """When the company's next pending purchase lapses: its reads change then, with no write."""
-    purchase = (
-        await LicensePurchase.filter(
-            company_id=company_id, status=PurchaseStatus.PENDING_SIGNATURE, expires_at__gt=now
-        )
-        .order_by("expires_at")
-        .only("id", "expires_at")
-        .first()
-    )
-    return purchase.expires_at if purchase else None
+    """When the company's next pending purchase or renewal change lapses."""
+    pending = PurchaseStatus.PENDING_SIGNATURE.value
+    params = (company_id, pending, now, company_id, pending, now)
+    [(moment,)] = await sql.fetch(_NEXT_LAPSE, params)
+    return sql.as_optional_datetime(moment)

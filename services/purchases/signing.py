@@ -28,6 +28,8 @@ from services.errors import (
     SignerNameRequired,
 )
 from services.purchases.pricing import Quote, redated
+from services.renewal.apply import renew_due
+from services.renewal.terms import has_ended
 from services.subscription.documents import RenderedDocument, render_addendum, store_addendum
 from services.usage import STORAGE_GRANTING_KINDS
 
@@ -81,12 +83,18 @@ async def signature_request(*, token: str, now: dt.datetime) -> SignatureRequest
             "from the Licenses page.",
             field="token",
         )
-    if purchase.contract.expires_on < now.date():
+    contract = purchase.contract
+    today = now.date()
+    if has_ended(auto_renews=contract.auto_renews, expires_on=contract.expires_on, today=today):
         raise ContractExpired(
             f"The contract this purchase was for ended on "
-            f"{purchase.contract.expires_on.isoformat()}: licenses can no longer be added to it.",
+            f"{contract.expires_on.isoformat()}: licenses can no longer be added to it.",
             field="token",
         )
+    if contract.expires_on < today:
+        # Its renewal is due and no request of the company has applied it yet.
+        await renew_due(purchase.company_id, now=now)
+        await contract.refresh_from_db()
     return SignatureRequest(purchase, purchase.company, Quote.from_json(purchase.quote))
 
 
@@ -110,7 +118,7 @@ async def quote_as_of(*, purchase: LicensePurchase, company: CompanyFacts, today
     )
 
 
-def _clean_name(signer_name: str) -> str:
+def clean_name(signer_name: str) -> str:
     name = " ".join(signer_name.split())
     if not name or len(name) > MAX_NAME_LENGTH:
         raise SignerNameRequired(
@@ -192,7 +200,7 @@ async def sign_purchase(
     """
     for attempt in range(SIGN_ATTEMPTS):
         request = await signature_request(token=token, now=now)
-        signature = _Signature(request, _clean_name(signer_name), ip, user_agent, now, shown)
+        signature = _Signature(request, clean_name(signer_name), ip, user_agent, now, shown)
         quote = await quote_as_of(
             purchase=request.purchase, company=request.company, today=now.date()
         )

@@ -43,6 +43,11 @@ class ContractView:
     expires_on: dt.date
     plan: PlanView
     used_bytes: int
+    auto_renews: bool
+    term_months: int
+    # CONTRACTED licenses of the next term in the signed change that applies when this term
+    # ends; None: the next term keeps the CONTRACTED total of its first day.
+    scheduled_contracted: int | None
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,9 @@ _CONTRACTS = """
 SELECT c.id, c.company_id, c.product, c.starts_on, c.expires_on,
        p.id, p.name, p.currency, p.storage_allowance_per_license_bytes,
        p.contracted_price_minor, p.monthly_price_minor, p.daily_price_minor,
-       COALESCE(s.used_bytes, 0)
+       COALESCE(s.used_bytes, 0), c.auto_renews, c.term_months,
+       (SELECT r.contracted_licenses FROM renewal_change r WHERE r.contract_id = c.id
+        AND r.term_expires_on = c.expires_on AND r.status = 'SCHEDULED')
 FROM contract c
 JOIN plan p ON p.id = c.plan_id
 LEFT JOIN storage_usage s ON s.contract_id = c.id
@@ -93,6 +100,9 @@ def _contract(row: sql.Row) -> ContractView:
         expires_on=sql.as_date(row[4]),
         plan=PlanView(*row[5:12]),
         used_bytes=int(row[12]),
+        auto_renews=bool(row[13]),
+        term_months=int(row[14]),
+        scheduled_contracted=row[15],
     )
 
 
@@ -124,7 +134,9 @@ _COMPANY = """
 SELECT c.id, c.company_id, c.product, c.starts_on, c.expires_on,
        p.id, p.name, p.currency, p.storage_allowance_per_license_bytes,
        p.contracted_price_minor, p.monthly_price_minor, p.daily_price_minor,
-       COALESCE(s.used_bytes, 0),
+       COALESCE(s.used_bytes, 0), c.auto_renews, c.term_months,
+       (SELECT r.contracted_licenses FROM renewal_change r WHERE r.contract_id = c.id
+        AND r.term_expires_on = c.expires_on AND r.status = 'SCHEDULED'),
        lp.id, lp.contract_id, lp.kind, lp.total, lp.assigned,
        (SELECT COALESCE(SUM(bought.quantity), 0) FROM license_purchase bought
         WHERE bought.pool_id = lp.id AND bought.status = ? AND bought.expires_at > ?)
@@ -136,6 +148,9 @@ WHERE c.company_id = ?
 """
 
 
+_POOL_AT = 16  # the first column of the pool in a row of _COMPANY
+
+
 async def company(company_id: int, now: dt.datetime) -> tuple[list[ContractView], list[PoolView]]:
     """The company's contracts (JOBS first) and pools (CONTRACTED, MONTHLY, DAILY each)."""
     params = (PurchaseStatus.PENDING_SIGNATURE.value, now, company_id)
@@ -143,9 +158,9 @@ async def company(company_id: int, now: dt.datetime) -> tuple[list[ContractView]
     pools = []
     for row in await sql.fetch(_COMPANY, params):
         if row[0] not in found:
-            found[row[0]] = _contract(row[:13])
-        if row[13] is not None:  # every contract has its three pools (services/fixtures)
-            pools.append(_pool(row[13:]))
+            found[row[0]] = _contract(row[:_POOL_AT])
+        if row[_POOL_AT] is not None:  # every contract has its three pools (services/fixtures)
+            pools.append(_pool(row[_POOL_AT:]))
     contracts = sorted(found.values(), key=lambda row: PRODUCT_ORDER.index(row.product))
     pools.sort(key=lambda row: (row.contract_id, KIND_ORDER.index(row.kind)))
     return contracts, pools
@@ -162,8 +177,8 @@ async def contract_and_pools(
         raise NotFound(
             "No contract has this id. Reload the subscription to get current ids.", field=field
         )
-    pools = {pool.kind: pool for pool in (_pool(row[13:]) for row in rows if row[13] is not None)}
-    return _contract(rows[0][:13]), pools
+    found = (_pool(row[_POOL_AT:]) for row in rows if row[_POOL_AT] is not None)
+    return _contract(rows[0][:_POOL_AT]), {pool.kind: pool for pool in found}
 
 
 async def contracts_by_ids(company_id: int, ids: Sequence[int]) -> list[ContractView]:

@@ -1,0 +1,1 @@
+"""Contracts over time: renewal, the window, signed changes to the next term."""

@@ -1,0 +1,1 @@
+"""Contracts over time: terms, renewal, the renewal window and signed changes."""
