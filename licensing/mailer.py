@@ -53,6 +53,18 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def plain_message(
+    *, mail_from: str, to_address: str, message_id: str, subject: str, text: str
+) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = mail_from
+    message["To"] = to_address
+    message["Message-ID"] = message_id
+    message["Subject"] = one_line(subject)
+    message.set_content(text)
+    return message
+
+
 def confirmation_message(
     *,
     purchase: LicensePurchase,
@@ -69,15 +81,14 @@ def confirmation_message(
         "link": link,
         "expires": purchase.expires_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
-    message = EmailMessage()
-    message["From"] = mail_from
-    message["To"] = to_address
-    message["Message-ID"] = message_id
-    message["Subject"] = one_line(
-        f"Please sign: {quote.quantity:,} {quote.kind.title()} {quote.product.title()} "
-        f"licenses for {purchase.company.name}"
+    message = plain_message(
+        mail_from=mail_from,
+        to_address=to_address,
+        message_id=message_id,
+        subject=f"Please sign: {quote.quantity:,} {quote.kind.title()} {quote.product.title()} "
+        f"licenses for {purchase.company.name}",
+        text=templates.get_template("confirmation_email.txt").render(context),
     )
-    message.set_content(templates.get_template("confirmation_email.txt").render(context))
     message.add_alternative(
         templates.get_template("confirmation_email.html").render(context), subtype="html"
     )
@@ -107,16 +118,14 @@ def renewed_message(
         "contracted": f"{term.contracted_licenses:,}",
         "window_days": window_days,
     }
-    message = EmailMessage()
-    message["From"] = mail_from
-    message["To"] = to_address
-    message["Message-ID"] = message_id
-    message["Subject"] = one_line(
-        f"Your {context['product']} contract renewed: {context['starts_on']} to "
-        f"{context['expires_on']} ({contract.company.name})"
+    return plain_message(
+        mail_from=mail_from,
+        to_address=to_address,
+        message_id=message_id,
+        subject=f"Your {context['product']} contract renewed: {context['starts_on']} to "
+        f"{context['expires_on']} ({contract.company.name})",
+        text=templates.get_template("contract_renewed_email.txt").render(context),
     )
-    message.set_content(templates.get_template("contract_renewed_email.txt").render(context))
-    return message
 
 
 def _reminding(email: OutboxEmail) -> str:
@@ -147,17 +156,15 @@ async def window_message(
         "contracted": f"{pool.total if scheduled is None else scheduled[1]:,}",
         "scheduled": scheduled is not None,
     }
-    message = EmailMessage()
-    message["From"] = settings.mail_from
-    message["To"] = email.to_address
-    message["Message-ID"] = message_id
-    message["Subject"] = one_line(
-        f"Your {product} contract renews on {window.renews_on.isoformat()}: "
+    return plain_message(
+        mail_from=settings.mail_from,
+        to_address=email.to_address,
+        message_id=message_id,
+        subject=f"Your {product} contract renews on {window.renews_on.isoformat()}: "
         f"change its contracted licenses by {window.closes_on.isoformat()} "
-        f"({contract.company.name})"
+        f"({contract.company.name})",
+        text=templates.get_template("renewal_window_email.txt").render(context),
     )
-    message.set_content(templates.get_template("renewal_window_email.txt").render(context))
-    return message
 
 
 class Mailer:
@@ -253,18 +260,16 @@ class Mailer:
             "link": f"{self.settings.public_base_url}/sign/{token}",
             "expires": change.expires_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         }
-        message = EmailMessage()
-        message["From"] = self.settings.mail_from
-        message["To"] = email.to_address
-        message["Message-ID"] = self._message_id(email)
-        message["Subject"] = one_line(
-            f"{_reminding(email)}Please sign: {view.product} renewal with {view.contracted} "
-            f"contracted licenses for {view.company}"
+        return Letter(
+            plain_message(
+                mail_from=self.settings.mail_from,
+                to_address=email.to_address,
+                message_id=self._message_id(email),
+                subject=f"{_reminding(email)}Please sign: {view.product} renewal with "
+                f"{view.contracted} contracted licenses for {view.company}",
+                text=templates.get_template("renewal_confirmation_email.txt").render(context),
+            )
         )
-        message.set_content(
-            templates.get_template("renewal_confirmation_email.txt").render(context)
-        )
-        return Letter(message)
 
     async def _window_open(self, email: OutboxEmail) -> Letter:
         term = (

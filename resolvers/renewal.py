@@ -20,7 +20,6 @@ async def quote(ctx: RequestContext, contract_id: str, contracted: int) -> Outco
             company=viewer.company,
             contract_id=decode_pk(contract_id, "Contract", "contractId"),
             contracted=contracted,
-            now=ctx.settings.clock.now(),
         )
 
     return await outcome(work())

@@ -660,3 +660,25 @@ async def test_two_processes_renew_each_contract_once(database_url: str, smtp: S
 
 async def _masters_of_contract(contract_id: int, count: int) -> bool:
     return len(await _masters(contract_id)) >= count
+
+
+async def test_a_renewal_change_awaiting_signature_gets_one_reminder(
+    database_url: str, smtp: SmtpServer
+) -> None:
+    first_day = _settings(database_url, smtp, dt.date(2027, 12, 4))
+    async with serve(first_day) as client:
+        owner = await _start(first_day, _fixture())
+        change = (await _schedule(client, owner, 9))["renewalChange"]
+        # Its link ends with the term, 28 days on: the reminder is due 7 days before that.
+        assert change["expiresAt"].startswith("2028-01-01T00:00:00")
+        await smtp.wait_for(2)
+    week_before = _settings(database_url, smtp, dt.date(2027, 12, 26))
+    async with serve(week_before) as client:
+        await smtp.wait_for(3)
+        await renewals.run_once(week_before)
+        [reminder] = [m for m in smtp.inbox if str(m["Subject"]).strip().startswith("Reminder:")]
+        assert "renewal with 9" in str(reminder["Subject"])
+        page = await client.get(f"/sign/{signature_token(reminder, BASE_URL)}")
+        assert page.status_code == 200
+        assert "Sign your contract renewal" in page.text
+        assert await OutboxEmail.filter(kind=EmailKind.SIGNATURE_REMINDER).count() == 1

@@ -54,7 +54,7 @@ async def price(
 ) -> PricedQuote:
     """The quote for adding `quantity` licenses of `kind` to one of the company's contracts."""
     contract, pools = await contract_and_pools(
-        company_id=company.id, contract_id=contract_id, now=now, field="contractId"
+        company_id=company.id, contract_id=contract_id, field="contractId"
     )
     frozen = quote_for_contract(
         company=company,

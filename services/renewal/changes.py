@@ -78,11 +78,11 @@ def _request(
 
 
 async def quote_renewal(
-    *, company: CompanyFacts, contract_id: int, contracted: int, now: dt.datetime
+    *, company: CompanyFacts, contract_id: int, contracted: int
 ) -> RenewalQuote:
     """What the next term costs with `contracted` licenses; any day of the term."""
     contract, pools = await contract_and_pools(
-        company_id=company.id, contract_id=contract_id, now=now, field="contractId"
+        company_id=company.id, contract_id=contract_id, field="contractId"
     )
     _renewing(contract)
     return renewal_quote(_request(company, contract, pools, contracted))
@@ -175,7 +175,7 @@ async def schedule_renewal(
     if key and (earlier := await _replay(company.id, key, fingerprint)):
         return earlier
     contract, pools = await contract_and_pools(
-        company_id=company.id, contract_id=contract_id, now=now, field="contractId"
+        company_id=company.id, contract_id=contract_id, field="contractId"
     )
     _renewing(contract)
     quote = renewal_quote(_request(company, contract, pools, contracted))

@@ -27,8 +27,7 @@ NOBODY = Actor(user_id=None, token_id=None)
 async def queue_due(*, now: dt.datetime, window_days: int, reminder: dt.timedelta) -> int:
     """Queue the emails that are due now and record expired changes; how many emails."""
     queued = await _window_notices(now, window_days)
-    queued += await _purchase_reminders(now, reminder)
-    queued += await _change_reminders(now, reminder)
+    queued += await _reminders(now, reminder)
     await _record_expired_changes(now)
     return queued
 
@@ -79,48 +78,43 @@ def _reminder_due(
     return expires_at - reminder > requested_at
 
 
-async def _purchase_reminders(now: dt.datetime, reminder: dt.timedelta) -> int:
-    pending = await LicensePurchase.filter(
-        status=PurchaseStatus.PENDING_SIGNATURE, expires_at__gt=now, expires_at__lte=now + reminder
+async def _reminders(now: dt.datetime, reminder: dt.timedelta) -> int:
+    """Pending purchases and renewal changes whose link expires within the reminder lead."""
+    due = {"expires_at__gt": now, "expires_at__lte": now + reminder}
+    purchases = await LicensePurchase.filter(
+        status=PurchaseStatus.PENDING_SIGNATURE, **due
     ).select_related("company")
+    changes = await RenewalChange.filter(
+        status=RenewalChangeStatus.PENDING_SIGNATURE, **due
+    ).select_related("company")
+    emails = [
+        _reminder(purchase, f"reminder:purchase:{purchase.id}", now, purchase_id=purchase.id)
+        for purchase in purchases
+        if _reminder_due(purchase.requested_at, purchase.expires_at, reminder)
+    ] + [
+        _reminder(change, f"reminder:change:{change.id}", now, renewal_change_id=change.id)
+        for change in changes
+        if _reminder_due(change.requested_at, change.expires_at, reminder)
+    ]
     queued = 0
-    for purchase in pending:
-        if not _reminder_due(purchase.requested_at, purchase.expires_at, reminder):
-            continue
-        email = OutboxEmail(
-            kind=EmailKind.SIGNATURE_REMINDER,
-            company_id=purchase.company_id,
-            purchase_id=purchase.id,
-            dedupe_key=f"reminder:purchase:{purchase.id}",
-            to_address=purchase.company.email,
-            next_attempt_at=now,
-            created_at=now,
-        )
-        queued += await _queue_once(email, shown_to_company=True)
+    for email in emails:
+        # A purchase shows its latest email's delivery status: that is a change to its reads.
+        queued += await _queue_once(email, shown_to_company=email.purchase_id is not None)
     return queued
 
 
-async def _change_reminders(now: dt.datetime, reminder: dt.timedelta) -> int:
-    pending = await RenewalChange.filter(
-        status=RenewalChangeStatus.PENDING_SIGNATURE,
-        expires_at__gt=now,
-        expires_at__lte=now + reminder,
-    ).select_related("company")
-    queued = 0
-    for change in pending:
-        if not _reminder_due(change.requested_at, change.expires_at, reminder):
-            continue
-        email = OutboxEmail(
-            kind=EmailKind.SIGNATURE_REMINDER,
-            company_id=change.company_id,
-            renewal_change_id=change.id,
-            dedupe_key=f"reminder:change:{change.id}",
-            to_address=change.company.email,
-            next_attempt_at=now,
-            created_at=now,
-        )
-        queued += await _queue_once(email, shown_to_company=False)
-    return queued
+def _reminder(
+    row: LicensePurchase | RenewalChange, key: str, now: dt.datetime, **about: int
+) -> OutboxEmail:
+    return OutboxEmail(
+        kind=EmailKind.SIGNATURE_REMINDER,
+        company_id=row.company_id,
+        dedupe_key=key,
+        to_address=row.company.email,
+        next_attempt_at=now,
+        created_at=now,
+        **about,
+    )
 
 
 async def _record_expired_changes(now: dt.datetime) -> None:

@@ -130,7 +130,7 @@ async def pools(company_id: int, now: dt.datetime, ids: Sequence[int] = ()) -> l
 
 # Everything the Licenses page shows of a company's contracts, in one statement: a row per
 # pool, with its contract, plan and storage beside it (a company has two contracts at most).
-_COMPANY = """
+_COMPANY_ROWS = """
 SELECT c.id, c.company_id, c.product, c.starts_on, c.expires_on,
        p.id, p.name, p.currency, p.storage_allowance_per_license_bytes,
        p.contracted_price_minor, p.monthly_price_minor, p.daily_price_minor,
@@ -138,14 +138,19 @@ SELECT c.id, c.company_id, c.product, c.starts_on, c.expires_on,
        (SELECT r.contracted_licenses FROM renewal_change r WHERE r.contract_id = c.id
         AND r.term_expires_on = c.expires_on AND r.status = 'SCHEDULED'),
        lp.id, lp.contract_id, lp.kind, lp.total, lp.assigned,
-       (SELECT COALESCE(SUM(bought.quantity), 0) FROM license_purchase bought
-        WHERE bought.pool_id = lp.id AND bought.status = ? AND bought.expires_at > ?)
+       {pending}
 FROM contract c
 JOIN plan p ON p.id = c.plan_id
 LEFT JOIN storage_usage s ON s.contract_id = c.id
 LEFT JOIN license_pool lp ON lp.contract_id = c.id
 WHERE c.company_id = ?
 """
+# Licenses in purchases awaiting a signature: a sum over the pool's pending purchases.
+_PENDING = """(SELECT COALESCE(SUM(bought.quantity), 0) FROM license_purchase bought
+        WHERE bought.pool_id = lp.id AND bought.status = ? AND bought.expires_at > ?)"""
+_COMPANY = _COMPANY_ROWS.format(pending=_PENDING)
+# A quote or a purchase prices from the totals alone: no sum over pending purchases.
+_CONTRACT_FOR_PRICING = _COMPANY_ROWS.format(pending="0") + " AND c.id = ?"
 
 
 _POOL_AT = 16  # the first column of the pool in a row of _COMPANY
@@ -167,12 +172,11 @@ async def company(company_id: int, now: dt.datetime) -> tuple[list[ContractView]
 
 
 async def contract_and_pools(
-    *, company_id: int, contract_id: int, now: dt.datetime, field: str
+    *, company_id: int, contract_id: int, field: str
 ) -> tuple[ContractView, dict[LicenseKind, PoolView]]:
-    """One contract of this company with its pools by kind, for a quote or a purchase; another
-    company's contract reads like an unknown id."""
-    params = (PurchaseStatus.PENDING_SIGNATURE.value, now, company_id, contract_id)
-    rows = await sql.fetch(_COMPANY + " AND c.id = ?", params)
+    """One contract of this company with its pools by kind, for a quote or a purchase (their
+    `pending` is not read: 0); another company's contract reads like an unknown id."""
+    rows = await sql.fetch(_CONTRACT_FOR_PRICING, (company_id, contract_id))
     if not rows:
         raise NotFound(
             "No contract has this id. Reload the subscription to get current ids.", field=field
