@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 
 from bench.soak_check import Report, baseline, check
@@ -61,15 +63,16 @@ def test_short_soak_with_faults_loses_nothing(database_url: str, tmp_path: Path)
         assert figures["slowest worker replacement (s)"] < 30
 
 
-async def test_the_checker_notices_two_scheduled_renewal_changes_of_one_term(
+async def test_the_checker_notices_a_scheduled_renewal_change_that_does_not_fit(
     database_url: str,
 ) -> None:
     async with orm(database_url):
         await load_fixture_text(source="f.json", text=EXAMPLE_FIXTURE.read_text(), now=NOW)
         before = await baseline()
         world = World(contract_ids=[1], user_ids=[], token="", base_url="", public_base_url="")
-        for count in (9, 8):
-            await RenewalChange.create(
+
+        def scheduled(count: int) -> RenewalChange:
+            return RenewalChange(
                 company_id=1,
                 contract_id=1,
                 term_expires_on=dt.date(2027, 12, 31),
@@ -81,10 +84,16 @@ async def test_the_checker_notices_two_scheduled_renewal_changes_of_one_term(
                 expires_at=NOW,
                 request_fingerprint="x",
             )
+
+        # Two Jobs contracted licenses are assigned; this one keeps one.
+        await scheduled(1).save()
+        # The database itself refuses a second scheduled change of the same term.
+        with pytest.raises(IntegrityError):
+            await scheduled(9).save()
         tampered = Report()
         await check(before, world, [], [], tampered)
     failed = {name for name, passed, _ in tampered.checks if not passed}
-    assert "at most one pending and one scheduled renewal change per contract and term" in failed
+    assert "a scheduled renewal change always fits the assigned contracted licenses" in failed
 
 
 async def test_the_checker_notices_a_change_the_audit_log_does_not_explain(

@@ -137,17 +137,6 @@ class Migration(migrations.Migration):
             "UPDATE contract SET auto_renews = FALSE WHERE expires_on < CURRENT_DATE",
             reverse_sql="SELECT 1",
         ),
-        # One change awaiting signature and one scheduled per contract and term, whatever races.
-        ops.RunSQL(
-            "CREATE UNIQUE INDEX IF NOT EXISTS renewal_change_one_pending"
-            " ON renewal_change (contract_id, term_expires_on) WHERE status = 'PENDING_SIGNATURE'",
-            reverse_sql="DROP INDEX IF EXISTS renewal_change_one_pending",
-        ),
-        ops.RunSQL(
-            "CREATE UNIQUE INDEX IF NOT EXISTS renewal_change_one_scheduled"
-            " ON renewal_change (contract_id, term_expires_on) WHERE status = 'SCHEDULED'",
-            reverse_sql="DROP INDEX IF EXISTS renewal_change_one_scheduled",
-        ),
         # Each existing contract is in its first term here, with its newest master agreement.
         ops.RunSQL(
             "INSERT INTO contract_term (contract_id, number, starts_on, expires_on,"
@@ -165,4 +154,16 @@ class Migration(migrations.Migration):
         ops.AddIndex(model_name='RenewalChange', index=Index(fields=['contract_id', 'status'])),
         ops.AddConstraint(model_name='ContractTerm', constraint=UniqueConstraint(fields=('contract', 'number'), name='contract_term_number_uniq')),
         ops.AddConstraint(model_name='RenewalChange', constraint=UniqueConstraint(fields=('company', 'idempotency_key'), name='renewal_change_idempotency_uniq')),
+        # After the CHECKs above: SQLite adds a CHECK by rebuilding the table, losing indexes.
+        # One change awaiting signature and one scheduled per contract and term, whatever races.
+        ops.RunSQL(
+            "CREATE UNIQUE INDEX IF NOT EXISTS renewal_change_one_pending"
+            " ON renewal_change (contract_id, term_expires_on) WHERE status = 'PENDING_SIGNATURE'",
+            reverse_sql="DROP INDEX IF EXISTS renewal_change_one_pending",
+        ),
+        ops.RunSQL(
+            "CREATE UNIQUE INDEX IF NOT EXISTS renewal_change_one_scheduled"
+            " ON renewal_change (contract_id, term_expires_on) WHERE status = 'SCHEDULED'",
+            reverse_sql="DROP INDEX IF EXISTS renewal_change_one_scheduled",
+        ),
     ]
