@@ -18,15 +18,13 @@ from services.renewal import masters, notices
 from services.renewal.apply import due_companies, renew_due
 
 logger = logging.getLogger(__name__)
-RENDER_LEASE = dt.timedelta(minutes=2)
 
 
 async def run_once(settings: Settings) -> None:
     now = settings.clock.now()
     for company_id in await due_companies(now.date()):
         await renew_due(company_id, now=now)
-    while (await masters.add_missing(now=now, lease=RENDER_LEASE)).linked:
-        pass
+    await masters.add_missing(now=now)
     await notices.queue_due(
         now=now,
         window_days=settings.renewal_window_days,

@@ -29,7 +29,7 @@ from models.renewal import RenewalChange, RenewalChangeStatus
 from resolvers.ids import encode_id
 from services.errors import FixtureError
 from services.fixtures import load_fixture_text
-from services.protection.tokens import create_token
+from services.protection.tokens import authenticate, create_token
 from services.renewal.pricing import RenewalRequest, renewal_quote
 from services.renewal.terms import next_term, renewal_window, term_from
 from tests.conftest import ACME, BASE_URL, EXAMPLE_FIXTURE, OTHER_COMPANY, gql, make_settings, serve
@@ -685,3 +685,24 @@ async def test_a_renewal_change_awaiting_signature_gets_one_reminder(
         assert page.status_code == 200
         assert "Sign your contract renewal" in page.text
         assert await OutboxEmail.filter(kind=EmailKind.SIGNATURE_REMINDER).count() == 1
+
+
+async def test_a_request_on_the_renewal_day_applies_the_renewal_itself(
+    database_url: str, smtp: SmtpServer
+) -> None:
+    """No loop runs here: the token lookup every request makes starts the due term."""
+    before = make_settings(database_url, smtp.port, TEN_DAYS_BEFORE).clock.now()
+    on_the_day = dt.datetime.combine(RENEWS_ON, dt.time(0, 1), tzinfo=dt.UTC)
+    async with orm(database_url):
+        await load_fixture_text(source="f.json", text=json.dumps(_fixture()), now=before)
+        token = await create_token(email=ACME["owner"], now=before)
+        earlier = await authenticate(token, now=before)
+        assert earlier is not None
+        assert await Contract.filter(id=1, expires_on=dt.date(2027, 12, 31)).exists()
+        viewer = await authenticate(token, now=on_the_day)
+        assert viewer is not None
+        # The version it answers with is the renewal's: no cached answer of the old term fits.
+        assert viewer.company.data_version > earlier.company.data_version
+        renewed = await Contract.get(id=1)
+        assert (renewed.starts_on, renewed.expires_on) == (RENEWS_ON, dt.date(2028, 12, 31))
+        assert await ContractTerm.filter(contract_id=1).count() == 2

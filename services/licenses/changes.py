@@ -21,10 +21,10 @@ from services.errors import (
     NotFound,
 )
 from services.licenses import pools
+from services.licenses.users import holder_names
 from services.renewal.changes import scheduled_reduction
 from services.subscription.reads import contract_of_company
 
-NAMED_HOLDERS = 5
 # Concurrent first assignments of one user and product collide on the unique key; retrying
 # sees the other's row and becomes a no-op or a switch.
 ASSIGN_ATTEMPTS = 3
@@ -38,10 +38,7 @@ async def _pool(*, company_id: int, contract_id: int, kind: LicenseKind) -> Lice
 
 
 async def _holders_message(pool: LicensePool, quantity: int) -> str:
-    holders = User.filter(licenses__pool_id=pool.id).order_by("name").limit(NAMED_HOLDERS)
-    names = [str(name) for name in await holders.values_list("name", flat=True)]
-    others = pool.assigned - len(names)
-    named = ", ".join(names) + (f" and {others} more" if others > 0 else "")
+    named = await holder_names(pool.id, pool.assigned)
     return (
         f"Only {pool.available} of the {pool.total} {pool.kind.lower()} licenses are unassigned, "
         f"so {quantity} cannot be deleted: {pool.assigned} are assigned ({named}). "

@@ -89,3 +89,14 @@ async def licenses_of(user_ids: Sequence[int]) -> list[HeldLicense]:
         HeldLicense(row[0], Product(row[1]), LicenseKind(row[2]), sql.as_datetime(row[3]))
         for row in await sql.fetch(statement, tuple(user_ids))
     ]
+
+
+NAMED_HOLDERS = 5
+
+
+async def holder_names(pool_id: int, assigned: int) -> str:
+    """'Ann, Bob and 3 more': who holds a pool's `assigned` licenses, the first few by name."""
+    holders = User.filter(licenses__pool_id=pool_id).order_by("name").limit(NAMED_HOLDERS)
+    names = [str(name) for name in await holders.values_list("name", flat=True)]
+    others = assigned - len(names)
+    return ", ".join(names) + (f" and {others} more" if others > 0 else "")

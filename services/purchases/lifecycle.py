@@ -11,19 +11,15 @@ from tortoise.transactions import in_transaction
 from models.enums import LicenseKind
 from models.outbox import EmailKind, EmailStatus, OutboxEmail
 from models.purchase import LicensePurchase, PurchaseStatus
-from services import audit, data_version
+from services import audit, data_version, idempotency
 from services.access import CompanyFacts
 from services.audit import Actor
 from services.errors import (
-    IdempotencyKeyReused,
-    InvalidIdempotencyKey,
     NotFound,
     PurchaseNotPending,
 )
 from services.purchases.quotes import price
 from services.subscription.reads import ContractView
-
-MAX_KEY_LENGTH = 200
 
 
 def effective_status(purchase: LicensePurchase, now: dt.datetime) -> str:
@@ -52,25 +48,9 @@ def _fingerprint(contract_id: int, kind: LicenseKind, quantity: int) -> str:
 
 
 async def _replay(company_id: int, key: str, fingerprint: str) -> LicensePurchase | None:
-    """The purchase an idempotency key already made, if the request is the same one."""
-    existing = await LicensePurchase.filter(company_id=company_id, idempotency_key=key).first()
-    if existing is not None and existing.request_fingerprint != fingerprint:
-        raise IdempotencyKeyReused(
-            "This idempotency key was already used for a different purchase. Use a new key "
-            "for a new purchase.",
-            field="idempotencyKey",
-        )
-    return existing
-
-
-def clean_idempotency_key(idempotency_key: str | None) -> str | None:
-    """The key without surrounding spaces; 1 to MAX_KEY_LENGTH characters, or none at all."""
-    key = idempotency_key.strip() if idempotency_key else None
-    if idempotency_key is not None and not 1 <= len(key or "") <= MAX_KEY_LENGTH:
-        raise InvalidIdempotencyKey(
-            f"An idempotency key has 1 to {MAX_KEY_LENGTH} characters.", field="idempotencyKey"
-        )
-    return key
+    return await idempotency.earlier(
+        LicensePurchase, company_id=company_id, key=key, fingerprint=fingerprint, what="purchase"
+    )
 
 
 def _queue_email(purchase: LicensePurchase, to_address: str, now: dt.datetime) -> OutboxEmail:
@@ -97,7 +77,7 @@ async def purchase_licenses(
     link_ttl: dt.timedelta,
 ) -> LicensePurchase:
     """Freeze the quote, create the purchase and queue its confirmation email, atomically."""
-    key = clean_idempotency_key(idempotency_key)
+    key = idempotency.clean_key(idempotency_key)
     fingerprint = _fingerprint(contract_id, kind, quantity)
     if key and (earlier := await _replay(company.id, key, fingerprint)):
         return earlier

@@ -20,24 +20,22 @@ from models.contract import Contract
 from models.enums import LicenseKind
 from models.outbox import EmailKind, OutboxEmail
 from models.renewal import RenewalChange, RenewalChangeStatus
-from models.user import User
-from services import audit, data_version
+from services import audit, data_version, idempotency
 from services.access import CompanyFacts
 from services.audit import Actor
 from services.errors import (
     ContractNotRenewing,
-    IdempotencyKeyReused,
     LicensesAssigned,
     NotFound,
     RenewalChangeNotOpen,
     RenewalWindowClosed,
 )
-from services.purchases.lifecycle import clean_idempotency_key, term_end
+from services.licenses.users import holder_names
+from services.purchases.lifecycle import term_end
 from services.renewal.pricing import RenewalQuote, RenewalRequest, renewal_quote
 from services.renewal.terms import RenewalWindow, renewal_window
 from services.subscription.reads import ContractView, PoolView, contract_and_pools
 
-NAMED_HOLDERS = 5
 OPEN = (RenewalChangeStatus.PENDING_SIGNATURE, RenewalChangeStatus.SCHEDULED)
 
 
@@ -106,38 +104,30 @@ def _inside_window(contract: ContractView, window_days: int, today: dt.date) -> 
         )
 
 
-async def holders_of(pool_id: int, assigned: int) -> str:
-    """'Ann, Bob and 3 more': who holds the pool's licenses."""
-    holders = User.filter(licenses__pool_id=pool_id).order_by("name").limit(NAMED_HOLDERS)
-    names = [str(name) for name in await holders.values_list("name", flat=True)]
-    others = assigned - len(names)
-    return ", ".join(names) + (f" and {others} more" if others > 0 else "")
-
-
 async def check_room(
-    pool: PoolView, contracted: int, field: str, *, name_holders: bool = True
+    pool_id: int, assigned: int, contracted: int, field: str, *, name_holders: bool = True
 ) -> None:
     """The next term cannot start with fewer contracted licenses than are assigned.
 
     Holders are named to the finance roles' own requests, not on a page anyone with the
     emailed link can open.
     """
-    if pool.assigned <= contracted:
+    if assigned <= contracted:
         return
-    excess = pool.assigned - contracted
+    excess = assigned - contracted
     if not name_holders:
         raise LicensesAssigned(
-            f"{pool.assigned} contracted licenses are assigned now, so the next term cannot "
+            f"{assigned} contracted licenses are assigned now, so the next term cannot "
             f"start with {contracted}. Nothing was signed and this link still works: sign "
             f"again once {excess} of these users are moved to monthly or daily licenses on "
             "the Licenses page, or request a new change there.",
             field=field,
         )
-    named = await holders_of(pool.id, pool.assigned)
+    named = await holder_names(pool_id, assigned)
     raise LicensesAssigned(
-        f"{pool.assigned} contracted licenses are assigned ({named}), so the next term cannot "
+        f"{assigned} contracted licenses are assigned ({named}), so the next term cannot "
         f"start with {contracted}. Move {excess} of these users to monthly or daily licenses "
-        f"(or remove them) first, or keep at least {pool.assigned}.",
+        f"(or remove them) first, or keep at least {assigned}.",
         field=field,
     )
 
@@ -147,14 +137,13 @@ def _fingerprint(contract_id: int, contracted: int) -> str:
 
 
 async def _replay(company_id: int, key: str, fingerprint: str) -> RenewalChange | None:
-    existing = await RenewalChange.filter(company_id=company_id, idempotency_key=key).first()
-    if existing is not None and existing.request_fingerprint != fingerprint:
-        raise IdempotencyKeyReused(
-            "This idempotency key was already used for a different renewal change. Use a new "
-            "key for a new change.",
-            field="idempotencyKey",
-        )
-    return existing
+    return await idempotency.earlier(
+        RenewalChange,
+        company_id=company_id,
+        key=key,
+        fingerprint=fingerprint,
+        what="renewal change",
+    )
 
 
 async def schedule_renewal(
@@ -170,7 +159,7 @@ async def schedule_renewal(
 ) -> RenewalChange:
     """Request the change and email its signature link; the pending one it replaces is
     SUPERSEDED."""
-    key = clean_idempotency_key(idempotency_key)
+    key = idempotency.clean_key(idempotency_key)
     fingerprint = _fingerprint(contract_id, contracted)
     if key and (earlier := await _replay(company.id, key, fingerprint)):
         return earlier
@@ -180,7 +169,8 @@ async def schedule_renewal(
     _renewing(contract)
     quote = renewal_quote(_request(company, contract, pools, contracted))
     _inside_window(contract, window_days, now.date())
-    await check_room(pools[LicenseKind.CONTRACTED], contracted, "contractedLicenses")
+    held = pools[LicenseKind.CONTRACTED]
+    await check_room(held.id, held.assigned, contracted, "contractedLicenses")
     try:
         return await _create(company, contract, quote, key, fingerprint, actor, now, link_ttl)
     except IntegrityError:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from dataclasses import dataclass
 
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
@@ -37,28 +36,35 @@ def _unleased(now: dt.datetime) -> Q:
     return Q(render_locked_until__isnull=True) | Q(render_locked_until__lt=now)
 
 
-@dataclass(frozen=True)
-class Added:
-    linked: int  # terms that got their agreement in this call
-    rendered: int  # of which with a new document (the others had the same terms as an earlier)
+# Long enough to render a PDF; a renderer that dies frees its term when it runs out.
+LEASE = dt.timedelta(minutes=2)
 
 
-async def add_missing(*, now: dt.datetime, lease: dt.timedelta) -> Added:
-    """Add the agreements of up to BATCH terms that have none."""
-    linked = rendered = 0
+async def add_missing(*, now: dt.datetime) -> int:
+    """Add the agreement of every term that has none and no other renderer holds; how many
+    new documents that took (a term whose terms match an earlier agreement reuses it)."""
+    rendered = 0
+    while batch := await _claim_batch(now):
+        for term in batch:
+            rendered += bool(await _add_for(term))
+    return rendered
+
+
+async def _claim_batch(now: dt.datetime) -> list[ContractTerm]:
+    """Up to BATCH waiting terms, each leased by a guarded UPDATE (another may win some)."""
     waiting = (
         await ContractTerm.filter(_unleased(now), master_document_id__isnull=True)
         .order_by("id")
         .limit(BATCH)
     )
+    claimed = []
     for term in waiting:
-        claimed = await ContractTerm.filter(
+        won = await ContractTerm.filter(
             _unleased(now), id=term.id, master_document_id__isnull=True
-        ).update(render_locked_until=now + lease)
-        if claimed == 1 and (outcome := await _add_for(term)) is not None:
-            linked += 1
-            rendered += outcome
-    return Added(linked, rendered)
+        ).update(render_locked_until=now + LEASE)
+        if won == 1:
+            claimed.append(term)
+    return claimed
 
 
 async def _terms_of(term: ContractTerm) -> MasterTerms:
@@ -83,24 +89,24 @@ async def _add_for(term: ContractTerm) -> bool | None:
         kind=DocumentKind.MASTER_AGREEMENT,
         content_hash=terms.content_hash,
     ).first()
-    pdf = None if same is not None else await render_master(terms)
+    document = same or _master_document(terms, await render_master(terms))
     try:
         async with in_transaction():
             await data_version.changed(terms.company_id)
-            document_id = same.id if same is not None else await _store(terms, pdf)
+            if same is None:
+                await document.save()
             linked = await ContractTerm.filter(id=term.id, master_document_id__isnull=True).update(
-                master_document_id=document_id, render_locked_until=None
+                master_document_id=document.id, render_locked_until=None
             )
             if linked != 1:
-                raise _AlreadyLinked
+                raise _AlreadyLinked  # rolls this document back
     except _AlreadyLinked:
         return None
     return same is None
 
 
-async def _store(terms: MasterTerms, pdf: bytes | None) -> int:
-    assert pdf is not None
-    document = await ContractDocument.create(
+def _master_document(terms: MasterTerms, pdf: bytes) -> ContractDocument:
+    return ContractDocument(
         contract_id=terms.contract_id,
         kind=DocumentKind.MASTER_AGREEMENT,
         title=terms.title,
@@ -108,4 +114,3 @@ async def _store(terms: MasterTerms, pdf: bytes | None) -> int:
         content_hash=terms.content_hash,
         pdf=pdf,
     )
-    return int(document.id)

@@ -12,7 +12,6 @@ import datetime as dt
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from models.company import Company
 from models.contract import Contract, ContractTerm
 from models.outbox import EmailKind, OutboxEmail
 from models.purchase import LicensePurchase, PurchaseStatus
@@ -53,17 +52,16 @@ async def _window_notices(now: dt.datetime, window_days: int) -> int:
         auto_renews=True,
         expires_on__gte=today,
         expires_on__lt=today + dt.timedelta(days=window_days),
-    ).only("id", "company_id", "expires_on")
+    ).select_related("company")
     queued = 0
     for contract in contracts:
         term = await ContractTerm.filter(contract_id=contract.id).order_by("-number").first()
-        company = await Company.filter(id=contract.company_id).only("id", "email").get()
         email = OutboxEmail(
             kind=EmailKind.RENEWAL_WINDOW_OPEN,
             company_id=contract.company_id,
             contract_term_id=None if term is None else term.id,
             dedupe_key=f"window:{contract.id}:{contract.expires_on.isoformat()}",
-            to_address=company.email,
+            to_address=contract.company.email,
             next_attempt_at=now,
             created_at=now,
         )

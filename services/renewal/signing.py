@@ -31,7 +31,6 @@ from services.renewal.changes import (
     supersede_scheduled,
 )
 from services.renewal.pricing import RenewalQuote
-from services.subscription.reads import PoolView
 
 SIGNER = Actor(user_id=None, token_id=None)  # a person with the emailed link, not a user
 
@@ -102,7 +101,9 @@ async def sign_renewal_change(
         # The company lock first: assignments wait for this signature, or it sees theirs.
         await data_version.changed(change.company_id)
         pool = await LicensePool.get(contract_id=change.contract_id, kind=LicenseKind.CONTRACTED)
-        await check_room(_view(pool), change.contracted_licenses, "token", name_holders=False)
+        await check_room(
+            pool.id, pool.assigned, change.contracted_licenses, "token", name_holders=False
+        )
         # Before this one is SCHEDULED (a failed signature below rolls it back).
         await supersede_scheduled(change, SIGNER, now)
         signed = await RenewalChange.filter(
@@ -118,7 +119,3 @@ async def sign_renewal_change(
             raise not_signable(await RenewalChange.get(id=change.id), now)
         await record(change, "renewal_change.signed", SIGNER, now)
     return await RenewalChange.get(id=change.id)
-
-
-def _view(pool: LicensePool) -> PoolView:
-    return PoolView(pool.id, pool.contract_id, LicenseKind(pool.kind), pool.total, pool.assigned, 0)

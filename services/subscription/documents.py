@@ -14,13 +14,11 @@ from dataclasses import asdict, dataclass
 from functools import partial
 
 from tortoise.expressions import Q
-from tortoise.transactions import in_transaction
 
 from models.contract import Contract
 from models.document import ContractDocument, DocumentKind
 from models.enums import KIND_ORDER, LicenseKind, Product
 from models.plan import Plan
-from services import data_version
 from services.errors import NotFound
 from services.money import format_money
 from services.pdf import PdfSection, render_pdf, render_pdf_in_thread
@@ -119,34 +117,6 @@ async def render_master(terms: MasterTerms) -> bytes:
         sections=_master_sections(terms),
         created_at=master_agreement_signed_at(terms.starts_on),
     )
-
-
-async def has_master_agreement(contract_id: int) -> bool:
-    return await ContractDocument.exists(
-        contract_id=contract_id, kind=DocumentKind.MASTER_AGREEMENT
-    )
-
-
-async def add_master_agreement(terms: MasterTerms) -> bool:
-    """Render and add the agreement for these terms, unless the contract has it already."""
-    pdf = await render_master(terms)
-    async with in_transaction():
-        await data_version.changed(terms.company_id)
-        if await ContractDocument.exists(
-            contract_id=terms.contract_id,
-            kind=DocumentKind.MASTER_AGREEMENT,
-            content_hash=terms.content_hash,
-        ):
-            return False
-        await ContractDocument.create(
-            contract_id=terms.contract_id,
-            kind=DocumentKind.MASTER_AGREEMENT,
-            title=terms.title,
-            signed_at=master_agreement_signed_at(terms.starts_on),
-            content_hash=terms.content_hash,
-            pdf=pdf,
-        )
-    return True
 
 
 def _breakdown_sections(quote: Quote) -> list[PdfSection]:
