@@ -215,7 +215,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     create = token.add_parser("create", help="print a new bearer token for a user")
     create.add_argument("--email", required=True)
-    create.add_argument("--scope", action="append", help="licenses:read or licenses:write")
+    create.add_argument(
+        "--scope",
+        action="append",
+        help="licenses:read, licenses:write (both by default) or activity:write (the core "
+        "product reporting activity; only when named); repeat for several",
+    )
     create.add_argument("--name", default="", help="who the token is for, e.g. 'Acme CRM'")
     create.set_defaults(func=cmd_token_create)
     token.add_parser("list", help="list tokens (never the tokens themselves)").set_defaults(

@@ -2,6 +2,7 @@
 
 from models.api import PersistedQuery, RateLimitBucket
 from models.audit import AuditEvent
+from models.billing import BillableDay
 from models.company import Company
 from models.contract import Contract, ContractTerm, LicensePool, StorageUsage
 from models.document import ContractDocument, DocumentKind
@@ -19,6 +20,7 @@ __all__ = [
     "APP_LABEL",
     "ApiToken",
     "AuditEvent",
+    "BillableDay",
     "Company",
     "Contract",
     "ContractDocument",

@@ -21,6 +21,14 @@ class Role(StrEnum):
     ENGINEER = "ENGINEER"
 
 
+class ActivityKind(StrEnum):
+    """What the core product reports of a user; each kind makes the day billable alike."""
+
+    LOGIN = "LOGIN"
+    APPOINTMENT_BOOKED = "APPOINTMENT_BOOKED"
+    APPOINTMENT_ACTIONED = "APPOINTMENT_ACTIONED"
+
+
 # Display order everywhere: JOBS first, pools CONTRACTED, MONTHLY, DAILY.
 PRODUCT_ORDER = (Product.JOBS, Product.SALES)
 KIND_ORDER = (LicenseKind.CONTRACTED, LicenseKind.MONTHLY, LicenseKind.DAILY)

@@ -10,7 +10,12 @@ from typing import Any
 from licensing.settings import Settings
 from resolvers.errors import forbidden, unauthenticated
 from resolvers.loaders import Loaders
-from services.access import Viewer, require_license_manager, require_license_writer
+from services.access import (
+    Viewer,
+    require_activity_reporter,
+    require_license_manager,
+    require_license_writer,
+)
 from services.errors import AccessDenied
 from services.protection.persisted_queries import sha256_of
 
@@ -69,3 +74,7 @@ class RequestContext:
     def license_writer(self) -> Viewer:
         """The viewer, if they may change licenses (role and licenses:write scope)."""
         return self._allowed(require_license_writer)
+
+    def activity_reporter(self) -> Viewer:
+        """The viewer, if their token may report activity (the activity:write scope)."""
+        return self._allowed(require_activity_reporter)

@@ -45,5 +45,6 @@ class UserErrorData:
 
 
 def user_error(error: DomainError, *, prefix: tuple[str, ...] = ("input",)) -> UserErrorData:
-    field = [*prefix, error.field] if error.field else None
+    path = (error.field,) if isinstance(error.field, str) else error.field
+    field = [*prefix, *path] if path else None
     return UserErrorData(field=field, message=error.message, code=error.code)

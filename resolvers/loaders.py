@@ -13,13 +13,17 @@ import asyncio
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from strawberry.dataloader import DataLoader
 
+from models.enums import LicenseKind
 from models.outbox import OutboxEmail
 from models.purchase import LicensePurchase
 from models.renewal import RenewalChange
+from services.billing import usage as daily_usage
+from services.billing.usage import DailyUsersPage, Month
 from services.licenses import users
 from services.licenses.users import HeldLicense
 from services.purchases import reads as purchase_reads
@@ -71,6 +75,21 @@ class CompanyReads:
 
         self.contracts_and_pools = Once(read)
         self.open_renewal_changes = Once(open_changes)
+        self._billable_days: dict[Month, Once[dict[int, int]]] = {}
+
+    def billable_days(self, month: Month) -> Once[dict[int, int]]:
+        """The month's billable days of every DAILY pool of the company: one statement for
+        every field that asks (dailyUsage, nextInvoice), whatever their depth."""
+        found = self._billable_days.get(month)
+        if found is None:
+
+            async def read() -> dict[int, int]:
+                _, pools = await self.contracts_and_pools.get()
+                daily = [pool.id for pool in pools if pool.kind == LicenseKind.DAILY]
+                return await daily_usage.billable_days(daily, month)
+
+            found = self._billable_days[month] = Once(read)
+        return found
 
 
 def _in_key_order(rows: Sequence[R], keys: Sequence[int]) -> list[R | None]:
@@ -107,6 +126,32 @@ async def _document_pages(pages: Sequence[DocumentPage]) -> list[list[DocumentVi
     return [found[page] for page in pages]
 
 
+@dataclass(frozen=True)
+class DailyUsersKey:
+    """Which page of a DAILY pool's users of a month: the first, or after a position."""
+
+    pool_id: int
+    month: Month
+    first: int
+    after: tuple[int, str, int] | None = None
+
+
+async def _daily_users(keys: Sequence[DailyUsersKey]) -> list[DailyUsersPage]:
+    """The first pages of every pool in one statement per month; later pages one each."""
+    found: dict[DailyUsersKey, DailyUsersPage] = {}
+    firsts: dict[tuple[Month, int], list[DailyUsersKey]] = defaultdict(list)
+    for key in keys:
+        if key.after is None:
+            firsts[(key.month, key.first)].append(key)
+        else:
+            found[key] = await daily_usage.page_after(key.pool_id, key.month, key.first, key.after)
+    for (month, first), group in firsts.items():
+        pages = await daily_usage.first_pages([key.pool_id for key in group], month, first)
+        for key in group:
+            found[key] = pages[key.pool_id]
+    return [found[key] for key in keys]
+
+
 async def _licenses(user_ids: Sequence[int]) -> list[list[HeldLicense]]:
     grouped: dict[int, list[HeldLicense]] = defaultdict(list)
     for held in await users.licenses_of(user_ids):
@@ -139,3 +184,4 @@ class Loaders:
         self.document_pages = DataLoader(load_fn=_document_pages)
         self.licenses_by_user = DataLoader(load_fn=_licenses)
         self.latest_email_by_purchase = DataLoader(load_fn=_latest_emails)
+        self.daily_users = DataLoader(load_fn=_daily_users)

@@ -10,7 +10,7 @@ from resolvers.errors import UserErrorData, user_error
 from resolvers.ids import decode_id
 from services.access import Viewer
 from services.audit import Actor
-from services.errors import DomainError, NotFound
+from services.errors import DomainError, DomainErrors, NotFound
 
 T = TypeVar("T")
 
@@ -28,6 +28,8 @@ async def outcome(work: Awaitable[T]) -> Outcome[T]:
         return Outcome(await work, [])
     except DomainError as error:
         return Outcome(None, [user_error(error)])
+    except DomainErrors as group:
+        return Outcome(None, [user_error(error) for error in group.errors])
 
 
 def actor_of(viewer: Viewer) -> Actor:

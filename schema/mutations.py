@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import strawberry
 
+from schema.billing.mutations import BillingMutations
 from schema.licenses.mutations import LicenseMutations
 from schema.purchases.mutations import PurchaseMutations
 from schema.renewal.mutations import RenewalMutations
 
 
 @strawberry.type
-class Mutation(PurchaseMutations, RenewalMutations, LicenseMutations):
+class Mutation(PurchaseMutations, RenewalMutations, LicenseMutations, BillingMutations):
     pass

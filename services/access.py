@@ -12,10 +12,12 @@ LICENSE_MANAGER_ROLES = frozenset({Role.OWNER_MANAGER, Role.FINANCIAL_OFFICE_STA
 
 SCOPE_READ = "licenses:read"
 SCOPE_WRITE = "licenses:write"
+# The core product reporting user activity (daily billing): granted only by naming it.
+SCOPE_ACTIVITY = "activity:write"
 # What a token made without --scope grants. Scopes added later (activity:write...) are granted
 # only by naming them, so an existing token never gains a power it was not made for.
 DEFAULT_SCOPES = frozenset({SCOPE_READ, SCOPE_WRITE})
-ALL_SCOPES = DEFAULT_SCOPES
+ALL_SCOPES = DEFAULT_SCOPES | {SCOPE_ACTIVITY}
 
 
 class CompanyFacts(Protocol):
@@ -99,6 +101,15 @@ def require_license_writer(viewer: Viewer) -> None:
         raise AccessDenied(
             "This token is read-only (no licenses:write scope): create a token with that scope "
             "to make changes."
+        )
+
+
+def require_activity_reporter(viewer: Viewer) -> None:
+    """Recording activity: the scope alone grants it, whatever the token's user's role."""
+    if SCOPE_ACTIVITY not in viewer.scopes:
+        raise AccessDenied(
+            "This token has no activity:write scope. Create one for the core product with "
+            '`licensing token create --email USER --scope activity:write --name "Core product"`.'
         )
 
 

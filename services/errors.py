@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class DomainError(Exception):
-    """An expected failure the person can fix. `field` names the input at fault."""
+    """An expected failure the person can fix. `field` names the input at fault: a name, or a
+    path below the input for an item of a list (`("events", "3", "on")`)."""
 
     code = "INVALID"
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | tuple[str, ...] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+class DomainErrors(Exception):
+    """Several items of one request at fault (a batch), reported together; nothing was done."""
+
+    def __init__(self, errors: Sequence[DomainError]) -> None:
+        super().__init__("; ".join(error.message for error in errors))
+        self.errors = list(errors)
 
 
 class NotFound(DomainError):
@@ -110,3 +121,11 @@ class RenewalWindowClosed(DomainError):
 
 class RenewalChangeNotOpen(DomainError):
     code = "RENEWAL_CHANGE_NOT_OPEN"
+
+
+class ActivityDayOutOfRange(DomainError):
+    code = "ACTIVITY_DAY_OUT_OF_RANGE"
+
+
+class TooManyEvents(DomainError):
+    code = "TOO_MANY_EVENTS"

@@ -112,6 +112,22 @@ async def fetch(sql: str, params: Sequence[Any] = ()) -> list[Row]:
     return await _reader.fetch(sql, params)
 
 
+def on_postgres() -> bool:
+    """Which dialect the open database speaks, for the few statements written for each."""
+    if _reader is None:
+        raise RuntimeError("the database is not open (licensing.db.init_orm opens it)")
+    return isinstance(_reader, PostgresReader)
+
+
+async def execute_returning(sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """A write with a RETURNING clause through Tortoise's connection: the rows it returned
+    (the asyncpg client's execute_query counts an INSERT's rows wrong and drops them)."""
+    connection = get_connection("default")
+    if connection.capabilities.dialect != "sqlite":
+        sql = numbered_placeholders(sql)
+    return await connection.execute_query_dict(sql, list(params))
+
+
 async def execute(sql: str, params: Sequence[Any] = ()) -> int:
     """A write through Tortoise's connection (inside `in_transaction()`, the transaction's),
     without its query builder; the number of rows it changed."""

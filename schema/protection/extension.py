@@ -19,7 +19,7 @@ from strawberry.extensions import SchemaExtension
 from resolvers import protection
 from resolvers.context import RequestContext
 from resolvers.errors import ClientError, internal_error
-from schema.protection.cost import MUTATION_COST, Analysis, actual_cost, analyze_cached
+from schema.protection.cost import Analysis, actual_cost, analyze_cached
 from services.protection.rate_limit import Decision
 
 request_log = logging.getLogger("licensing.requests")
@@ -141,7 +141,7 @@ class ApiProtection(SchemaExtension):
         if self.refused or result is None or not result.data:
             return 0
         if self.analysis.root_fields and self.execution_context.operation_type.value == "mutation":
-            return MUTATION_COST * len(self.analysis.root_fields)
+            return self.analysis.cost  # what the mutations were charged, whatever they return
         return actual_cost(result.data)
 
     def get_results(self) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from enum import Enum
 from typing import Any
 
@@ -18,6 +19,7 @@ from resolvers.ids import encode_id
 from schema.common import BillingPeriod, LicensePrice, Money, Node, PageInfo, page_info
 from schema.licenses.types import User
 from schema.scalars import UnsignedInt64
+from services.purchases.pricing import CostLine as PricedLine
 from services.purchases.pricing import Quote
 from services.purchases.reads import Page
 
@@ -63,6 +65,13 @@ class ContractBreakdown:
 class CostLine:
     description: str
     amount: Money
+
+    @classmethod
+    def list_of(cls, lines: Iterable[PricedLine], currency: str) -> list[CostLine]:
+        return [
+            cls(description=line.description, amount=Money.of(line.amount_minor, currency))
+            for line in lines
+        ]
 
 
 @strawberry.type(description="What the purchase costs.")
@@ -114,10 +123,7 @@ class LicensePurchaseQuote:
                 tax=money(quote.tax_minor),
                 total=total,
                 total_commitment=total,
-                lines=[
-                    CostLine(description=line.description, amount=money(line.amount_minor))
-                    for line in quote.lines
-                ],
+                lines=CostLine.list_of(quote.lines, quote.currency),
             ),
         )
 

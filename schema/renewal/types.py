@@ -91,10 +91,7 @@ class RenewalQuote:
             total_commitment=total,
             current_allowance_bytes=UnsignedInt64(quote.current_allowance_bytes),
             new_allowance_bytes=UnsignedInt64(quote.new_allowance_bytes),
-            lines=[
-                CostLine(description=line.description, amount=money(line.amount_minor))
-                for line in quote.lines
-            ],
+            lines=CostLine.list_of(quote.lines, quote.currency),
         )
 
 

@@ -10,10 +10,12 @@ from cachetools import LRUCache
 from strawberry import Private
 
 from models.enums import KIND_ORDER, LicenseKind, Product
+from resolvers import billing as resolve_billing
 from resolvers import purchases as resolve_purchases
 from resolvers import subscription as resolve
 from resolvers.ids import encode_id
 from resolvers.subscription import Snapshot
+from schema.billing.types import DailyUsage, InvoiceEstimate
 from schema.common import LicensePrice, Node
 from schema.licenses.types import Company
 from schema.purchases.types import (
@@ -95,6 +97,7 @@ class LicensePool(Node):
     price: LicensePrice
     pending: int = strawberry.field(description="Licenses in purchases awaiting signature.")
     pk: Private[int]
+    plan: Private[PlanView]
 
     @classmethod
     async def of_view(cls, info: strawberry.Info, row: PoolView) -> LicensePool:
@@ -113,7 +116,19 @@ class LicensePool(Node):
             price=Plan.of(plan).price(row.kind),
             pending=row.pending,
             pk=row.id,
+            plan=plan,
         )
+
+    @strawberry.field(
+        description="DAILY pools only (null for the others): billable user-days of a month, "
+        '"YYYY-MM", the current month (UTC) when omitted.'
+    )
+    def daily_usage(self, info: strawberry.Info, month: str | None = None) -> DailyUsage | None:
+        if self.kind != LicenseKind.DAILY:
+            return None
+        price = self.plan.price_minor(LicenseKind.DAILY)
+        period = resolve_billing.month_of(info.context, month)
+        return DailyUsage.of(self.pk, period, price, self.plan.currency)
 
 
 @strawberry.type(description="A signed contract document.")
@@ -190,6 +205,16 @@ class Contract(Node):
     def renewal(self, info: strawberry.Info) -> ContractRenewal | None:
         contracted = next(p for p in self.license_pools if p.kind == LicenseKind.CONTRACTED)
         return ContractRenewal.of(info, self.row, contracted.total)
+
+    @strawberry.field(
+        description="What the next monthly invoice of this contract is expected to hold, from "
+        "today's licenses and this month's daily usage."
+    )
+    async def next_invoice(self, info: strawberry.Info) -> InvoiceEstimate:
+        totals = {pool.kind: pool.total for pool in self.license_pools}
+        daily = self.license_pool(LicenseKind.DAILY).pk
+        estimate = await resolve_billing.next_invoice(info.context, self.row, totals, daily)
+        return InvoiceEstimate.of(estimate)
 
     @strawberry.field(description="The pool of one kind.")
     def license_pool(self, kind: LicenseKind) -> LicensePool:

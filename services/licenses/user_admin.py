@@ -6,6 +6,7 @@ import datetime as dt
 
 from tortoise.transactions import in_transaction
 
+from models.billing import BillableDay
 from models.enums import Role
 from models.user import LicenseAssignment, User
 from services import audit, data_version
@@ -41,6 +42,8 @@ async def delete_user(*, company_id: int, user_id: int, actor: Actor, now: dt.da
         await LicenseAssignment.filter(user_id=user.id).delete()
         for pool_id in sorted(assignment.pool_id for assignment in held):
             await pools.release_one(pool_id)
+        # Their billable days stay, under the name they had (the rows never pointed at them).
+        await BillableDay.filter(user_id=user.id).update(user_name=user.name)
         await user.delete()
         await audit.record(
             company_id=company_id,

@@ -1,0 +1,88 @@
+"""Daily licenses billed by use: the activity intake, the month's usage and the next invoice."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from models.enums import ActivityKind, LicenseKind, Product
+from resolvers.context import RequestContext
+from resolvers.errors import bad_request
+from resolvers.ids import decode_id
+from resolvers.loaders import DailyUsersKey
+from resolvers.outcome import Outcome, outcome
+from resolvers.pagination import decode_cursor, encode_cursor, page_size
+from services.billing import activity, invoice
+from services.billing.activity import ActivityEvent, Recorded
+from services.billing.invoice import InvoiceEstimate, InvoiceRequest
+from services.billing.usage import DailyUser, DailyUsersPage, Month, parse_month
+from services.subscription.reads import ContractView
+
+
+@dataclass(frozen=True)
+class EventInput:
+    """An event as the client sent it (its id still global)."""
+
+    user_id: str
+    product: Product
+    kind: ActivityKind
+    on: dt.date
+
+
+async def record_activity(ctx: RequestContext, events: list[EventInput]) -> Outcome[Recorded]:
+    viewer = ctx.activity_reporter()
+    decoded = [
+        ActivityEvent(decode_id(e.user_id, "User"), Product(e.product), ActivityKind(e.kind), e.on)
+        for e in events
+    ]
+    return await outcome(
+        activity.record_activity(
+            company_id=viewer.company_id, events=decoded, now=ctx.settings.clock.now()
+        )
+    )
+
+
+def month_of(ctx: RequestContext, month: str | None) -> Month:
+    """The month asked for, the current one (UTC) when none is."""
+    if month is None:
+        return Month.of(ctx.settings.clock.today())
+    parsed = parse_month(month)
+    if parsed is None:
+        raise bad_request(f'`month` must be a month as "YYYY-MM", e.g. "2026-11"; got "{month}".')
+    return parsed
+
+
+async def billable_days(ctx: RequestContext, pool_id: int, month: Month) -> int:
+    ctx.license_manager()
+    return (await ctx.loaders.company.billable_days(month).get()).get(pool_id, 0)
+
+
+async def daily_users(
+    ctx: RequestContext, pool_id: int, month: Month, first: int | None, after: str | None
+) -> DailyUsersPage:
+    ctx.license_manager()
+    position = decode_cursor(after, int, str, int) if after else None
+    key = DailyUsersKey(pool_id, month, page_size(first), position)
+    return await ctx.loaders.daily_users.load(key)
+
+
+def daily_user_cursor(row: DailyUser) -> str:
+    return encode_cursor(*row.position)
+
+
+async def next_invoice(
+    ctx: RequestContext, contract: ContractView, totals: dict[LicenseKind, int], daily_pool: int
+) -> InvoiceEstimate:
+    viewer = ctx.license_manager()
+    today = ctx.settings.clock.today()
+    days = await billable_days(ctx, daily_pool, Month.of(today))
+    return invoice.next_invoice(
+        InvoiceRequest(
+            today=today,
+            currency=contract.plan.currency,
+            tax_rate_basis_points=viewer.company.tax_rate_basis_points,
+            unit_prices_minor={kind: contract.plan.price_minor(kind) for kind in LicenseKind},
+            totals=totals,
+            daily_billable_days=days,
+        )
+    )

@@ -1,0 +1,1 @@
+"""Daily licenses billed by use: activity reports, the month's usage, the next invoice."""

@@ -1,0 +1,1 @@
+"""Daily licenses billed by use: the activity intake, the month's usage, the next invoice."""
