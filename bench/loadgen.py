@@ -33,6 +33,17 @@ class Run:
     def per_second(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
 
+    @classmethod
+    def of(cls, latencies_ms: list[float], seconds: float, failed: int) -> Run:
+        ordered = sorted(latencies_ms)
+        return cls(
+            requests=len(ordered),
+            seconds=seconds,
+            p50_ms=ordered[len(ordered) // 2],
+            p99_ms=ordered[min(len(ordered) - 1, len(ordered) * 99 // 100)],
+            failed=failed,
+        )
+
 
 @dataclass(frozen=True)
 class Load:
@@ -126,14 +137,7 @@ async def run_python(load: Load, connections: int, seconds: float) -> Run:
     started = time.monotonic()
     async with httpx.AsyncClient(timeout=30) as http:
         await asyncio.gather(*(client(http, n) for n in range(connections)))
-    latencies.sort()
-    return Run(
-        requests=len(latencies),
-        seconds=time.monotonic() - started,
-        p50_ms=latencies[len(latencies) // 2],
-        p99_ms=latencies[min(len(latencies) - 1, len(latencies) * 99 // 100)],
-        failed=failed,
-    )
+    return Run.of(latencies, time.monotonic() - started, failed)
 
 
 def cpu_seconds(pid: int) -> float:

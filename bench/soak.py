@@ -99,6 +99,9 @@ async def prepare(plan: Plan, service_url: str) -> World:
         contract_ids=[pk for (pk,) in contracts],
         user_ids=[pk for (pk,) in users],
         token=await create_token(email=OWNER, now=CLOCK.now()),
+        activity_token=await create_token(
+            email=OWNER, scopes=["activity:write"], name="Core product", now=CLOCK.now()
+        ),
         base_url=service_url,
         public_base_url="http://licensing.test",
     )

@@ -10,6 +10,7 @@ from typing import Any
 from bench.soak_load import World
 from licensing.mailer import message_id
 from models.audit import AuditEvent
+from models.billing import BillableDay
 from models.contract import LicensePool
 from models.outbox import EmailKind, EmailStatus, OutboxEmail
 from models.purchase import LicensePurchase, PurchaseStatus
@@ -27,6 +28,7 @@ class Baseline:
     last_event_id: int
     last_email_id: int
     last_change_id: int
+    last_billable_day_id: int
 
 
 async def baseline() -> Baseline:
@@ -38,11 +40,16 @@ async def baseline() -> Baseline:
         last_event_id=await _last_id(AuditEvent),
         last_email_id=await _last_id(OutboxEmail),
         last_change_id=await _last_id(RenewalChange),
+        last_billable_day_id=await _last_id(BillableDay),
     )
 
 
 async def _last_id(
-    model: type[LicensePurchase] | type[AuditEvent] | type[OutboxEmail] | type[RenewalChange],
+    model: type[LicensePurchase]
+    | type[AuditEvent]
+    | type[OutboxEmail]
+    | type[RenewalChange]
+    | type[BillableDay],
 ) -> int:
     row = await model.all().order_by("-id").first()
     return row.id if row else 0
@@ -84,6 +91,7 @@ async def check(
     await _check_against_clients(before, world, events, report)
     await _check_purchases(before, world, events, report)
     await _check_renewal_changes(before, world, events, report)
+    await _check_billable_days(before, world, report)
     # A duplicate email needs a crash between send and commit: a killed worker, or the SMTP
     # server stopped after it took a message but before its answer reached the sender.
     await _check_mail(before, world.public_base_url, inbox, len(kill_windows) + 1, report)
@@ -328,6 +336,45 @@ async def _check_renewal_changes(
     report.figures["renewal changes"] = dict(
         sorted(Counter(str(c.status) for c in changes).items())
     )
+
+
+async def _check_billable_days(before: Baseline, world: World, report: Report) -> None:
+    """Every billable day was reported by a client, is in a DAILY pool of the user's company,
+    is there once, and the days the clients were told of are all there."""
+    rows = await BillableDay.filter(id__gt=before.last_billable_day_id).values_list(
+        "pool_id", "user_id", "day", "company_id"
+    )
+    daily = dict(await LicensePool.filter(kind="DAILY").values_list("id", "contract__company_id"))
+    sent: set[tuple[int, str]] = set()
+    told = cut = 0
+    for outcome in world.outcomes:
+        if outcome.operation != "activity" or outcome.result not in ("ok", "cut"):
+            continue
+        sent.update((user, day) for user, day in outcome.subject["pairs"])
+        if outcome.result == "ok":
+            told += outcome.subject.get("added", 0)
+        else:
+            cut += len(outcome.subject["pairs"])
+    once = Counter((pool, user, day) for pool, user, day, _ in rows)
+    report.check(
+        "every billable day is there once",
+        all(count == 1 for count in once.values()),
+        f"{len(rows)} rows, {len(once)} distinct",
+    )
+    report.check(
+        "every billable day was reported, in a DAILY pool of the user's company",
+        all(
+            (user, day.isoformat()) in sent and daily.get(pool) == company
+            for pool, user, day, company in rows
+        ),
+        f"{len(sent)} (user, day) pairs reported",
+    )
+    report.check(
+        "the billable days account for every day the clients were told was added",
+        told <= len(rows) <= told + cut,
+        f"{told} <= {len(rows)} <= {told + cut}",
+    )
+    report.figures["billable days recorded"] = len(rows)
 
 
 def _check_responses(world: World, kill_windows: list[Window], report: Report) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import random
 import re
 import time
@@ -15,8 +16,10 @@ from typing import Any
 
 import httpx
 
+from bench.dataset import SOAK_TODAY
 from bench.smtp import signature_token
 from resolvers.ids import decode_id, encode_id
+from services.billing.activity import reportable_days
 
 DASHBOARD = """{ subscription {
   usage { usedBytes allowanceBytes percentUsed }
@@ -59,6 +62,16 @@ CANCEL_RENEWAL = """mutation($r: ID!) { cancelRenewalChange(input: {renewalChang
 SIGN_RENEWAL = """mutation($t: String!, $n: String!) {
   signRenewalChange(input: {token: $t, signerName: $n}) { userErrors { code } } }"""
 
+RECORD_ACTIVITY = """mutation($events: [LicenseActivityInput!]!) {
+  recordLicenseActivity(input: {events: $events}) {
+    accepted newBillableDays userErrors { code } } }"""
+_REPORTABLE = reportable_days(dt.date.fromisoformat(SOAK_TODAY))
+REPORTABLE_DAYS = [
+    (_REPORTABLE.first + dt.timedelta(days=n)).isoformat()
+    for n in range((_REPORTABLE.last - _REPORTABLE.first).days + 1)
+]
+ACTIVITY_KINDS = ("LOGIN", "APPOINTMENT_BOOKED", "APPOINTMENT_ACTIONED")
+
 BUYABLE = ("MONTHLY", "DAILY")
 KINDS = ("CONTRACTED", "MONTHLY", "DAILY")
 PRODUCTS = ("JOBS", "SALES")
@@ -84,6 +97,8 @@ class World:
     contract_ids: list[int]
     user_ids: list[int]
     token: str
+    # The core product's token (activity:write only).
+    activity_token: str
     base_url: str
     public_base_url: str
     outcomes: list[Outcome] = field(default_factory=list)
@@ -112,9 +127,11 @@ class Client:
         variables: dict[str, Any],
         subject: dict[str, Any] | None = None,
         authenticated: bool = True,
+        token: str | None = None,
     ) -> dict[str, Any] | None:
         """The payload of the one root field, or None when the request did not succeed."""
-        headers = {"Authorization": f"Bearer {self.world.token}"} if authenticated else {}
+        bearer = token or self.world.token
+        headers = {"Authorization": f"Bearer {bearer}"} if authenticated else {}
         started = time.monotonic()
         try:
             response = await self.http.post(
@@ -289,6 +306,35 @@ class Client:
             change = encode_id("RenewalChange", self.rng.choice(self.world.renewal_change_ids))
             await self.graphql("cancel_renewal", CANCEL_RENEWAL, {"r": change})
 
+    async def report_activity(self) -> None:
+        """The core product reporting logins and appointments, some of them twice; a report
+        cut by a fault is sent again, as it must be to bill those days."""
+        events = [
+            {
+                "userId": encode_id("User", self._user()),
+                "product": self.rng.choice(PRODUCTS),
+                "kind": self.rng.choice(ACTIVITY_KINDS),
+                "on": self.rng.choice(REPORTABLE_DAYS),
+            }
+            for _ in range(self.rng.randint(1, 40))
+        ]
+        pairs = sorted({(decode_id(e["userId"], "User"), e["on"]) for e in events})
+        for _ in range(5):
+            subject: dict[str, Any] = {"pairs": pairs}
+            payload = await self.graphql(
+                "activity",
+                RECORD_ACTIVITY,
+                {"events": events},
+                subject,
+                token=self.world.activity_token,
+            )
+            if payload is not None:
+                subject["added"] = payload["newBillableDays"]
+                return
+            if self.world.outcomes[-1].result != "cut":
+                return
+            await asyncio.sleep(0.5)
+
     def mix(self) -> list[tuple[Callable[[], Awaitable[None]], int]]:
         """Each operation with its weight: mostly reads, as on the real page."""
         return [
@@ -305,6 +351,7 @@ class Client:
             (self.renewal_quote, 2),
             (self.schedule_renewal, 2),
             (self.cancel_renewal, 1),
+            (self.report_activity, 8),
         ]
 
     async def run(self, until: float, budget: Budget) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -53,15 +54,25 @@ async def _background(settings: Settings) -> AsyncIterator[None]:
         await asyncio.gather(*tasks)
 
 
+def _settle_the_heap() -> None:
+    """Keep what every request shares (modules, the schema, the ORM) out of the cycle
+    collector's way: a full collection walks every tracked object, and with them each one
+    held the event loop for over 100 ms under an activity intake (bench/RESULTS.md)."""
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(settings: Settings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await db.init_orm(settings.database_url, **settings.database_options)
         try:
             await db.check_ready()
+            _settle_the_heap()
             async with _background(settings):
                 yield
         finally:
+            gc.unfreeze()
             await db.close_orm()
 
     answers = (

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Iterable
 
 from models.enums import ActivityKind, LicenseKind, Product
 from resolvers.context import RequestContext
@@ -18,23 +18,18 @@ from services.billing.invoice import InvoiceEstimate, InvoiceRequest
 from services.billing.usage import DailyUser, DailyUsersPage, Month, parse_month
 from services.subscription.reads import ContractView
 
-
-@dataclass(frozen=True)
-class EventInput:
-    """An event as the client sent it (its id still global)."""
-
-    user_id: str
-    product: Product
-    kind: ActivityKind
-    on: dt.date
+# An event as the client sent it: (User id, product, kind, day), the id still global.
+EventInput = tuple[str, Product, ActivityKind, dt.date]
 
 
-async def record_activity(ctx: RequestContext, events: list[EventInput]) -> Outcome[Recorded]:
+async def record_activity(ctx: RequestContext, events: Iterable[EventInput]) -> Outcome[Recorded]:
     viewer = ctx.activity_reporter()
-    decoded = [
-        ActivityEvent(decode_id(e.user_id, "User"), Product(e.product), ActivityKind(e.kind), e.on)
-        for e in events
-    ]
+    user_ids: dict[str, int | None] = {}  # a report names the same users many times
+    decoded = []
+    for global_id, product, kind, on in events:
+        if global_id not in user_ids:
+            user_ids[global_id] = decode_id(global_id, "User")
+        decoded.append(ActivityEvent(user_ids[global_id], product, kind, on))
     return await outcome(
         activity.record_activity(
             company_id=viewer.company_id, events=decoded, now=ctx.settings.clock.now()

@@ -19,6 +19,7 @@ from strawberry.types import ExecutionContext
 from licensing.settings import Settings
 from resolvers.context import RequestContext
 from resolvers.errors import ClientError
+from schema.billing.mutations import use_coerced_input
 from schema.licenses.types import Company, User
 from schema.mutations import Mutation
 from schema.protection.document_cache import DocumentCache, DocumentStore
@@ -96,7 +97,7 @@ def build_schema(
 ) -> strawberry.Schema:
     """The schema; with `answers`, it keeps query answers there (licensing/cached_answers.py)."""
     settings = settings or Settings()
-    return LicensingSchema(
+    schema = LicensingSchema(
         query=Query,
         mutation=Mutation,
         types=[
@@ -117,6 +118,8 @@ def build_schema(
         ),
         extensions=_extensions(settings, answers),
     )
+    use_coerced_input(schema._schema)
+    return schema
 
 
 def export_sdl(schema: strawberry.Schema) -> str:

@@ -22,7 +22,7 @@ import datetime as dt
 import logging
 import sqlite3
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from tortoise.connection import get_connection
 
@@ -110,6 +110,16 @@ async def fetch(sql: str, params: Sequence[Any] = ()) -> list[Row]:
     if _reader is None:
         raise RuntimeError("the database is not open (licensing.db.init_orm opens it)")
     return await _reader.fetch(sql, params)
+
+
+async def fetch_long(sql: str, params: Sequence[Any] = ()) -> list[Row]:
+    """A read of many rows that must not hold the event loop while SQLite works (on SQLite
+    `fetch` runs on the loop's thread): through Tortoise's connection, whose thread releases
+    the GIL inside SQLite. On PostgreSQL, `fetch`."""
+    if on_postgres():
+        return await fetch(sql, params)
+    _, rows = await get_connection("default").execute_query(sql, list(params))
+    return cast(list[Row], rows)  # sqlite3.Row objects, typed as dicts by Tortoise
 
 
 def on_postgres() -> bool:

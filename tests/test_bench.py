@@ -9,16 +9,20 @@ import sys
 from tests.conftest import REPO
 
 
-def test_the_benchmark_runs_in_smoke_mode() -> None:
+def _smoke_run(module: str) -> str:
     run = subprocess.run(
-        [sys.executable, "-m", "bench.perf", "--smoke"],
+        [sys.executable, "-m", module, "--smoke"],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    report = run.stdout
+    return run.stdout
+
+
+def test_the_benchmark_runs_in_smoke_mode() -> None:
+    report = _smoke_run("bench.perf")
     for operation in (
         "plain JSON route",
         "memory dashboard",
@@ -44,3 +48,19 @@ def _statements(report: str, operation: str) -> tuple[int, int]:
         rf"^\| project \| {re.escape(operation)} \| \d+ \| (\d+), then (\d+) \|$", report, re.M
     )
     return int(found[0]), int(found[1])
+
+
+def test_the_intake_benchmark_runs_in_smoke_mode() -> None:
+    report = _smoke_run("bench.intake")
+    # A report adding days: the token, the standing of its events, the company lock, the
+    # insert. Repeated, it adds nothing: the token and the standing, no write at all.
+    assert "SQL statements per call: 4 adding days, 2 adding nothing." in report
+    rows = re.findall(r"^\| (1|16) \| ([\d,]+) \| .* \| (\d+) \| ([\d.]+)x \|$", report, re.M)
+    assert [row[0] for row in rows] == ["1", "16"]
+    assert all(int(row[1].replace(",", "")) > 0 and row[2] == "0" for row in rows), rows
+    for label in ("alone", "in calls of 1,000", "in calls of 100", "flat out"):
+        assert re.search(
+            rf"^\| [^|]*{label}[^|]* \| [\d,]+ \| [\d.]+ \| [\d.]+ \| [\d.]+x \| 0 \|$",
+            report,
+            re.M,
+        ), label

@@ -15,13 +15,26 @@ from tortoise.expressions import F
 from bench.soak_check import Report, baseline, check
 from bench.soak_load import World
 from licensing.db import orm
+from models.billing import BillableDay
 from models.contract import LicensePool
 from models.renewal import RenewalChange, RenewalChangeStatus
+from models.user import User
 from services.fixtures import load_fixture_text
 from tests.conftest import EXAMPLE_FIXTURE, REPO, TODAY
 from tests.databases import ON_POSTGRES
 
 NOW = dt.datetime.combine(TODAY, dt.time(9), tzinfo=dt.UTC)
+
+
+def _world() -> World:
+    return World(
+        contract_ids=[1],
+        user_ids=[],
+        token="",
+        activity_token="",
+        base_url="",
+        public_base_url="",
+    )
 
 
 def test_short_soak_with_faults_loses_nothing(database_url: str, tmp_path: Path) -> None:
@@ -58,6 +71,8 @@ def test_short_soak_with_faults_loses_nothing(database_url: str, tmp_path: Path)
     changes = figures["renewal changes"]
     assert changes.get("SCHEDULED", 0) + changes.get("SUPERSEDED", 0) > 0
     assert sum(changes.values()) > 1
+    # Activity was reported throughout, and some of it made days billable.
+    assert figures["billable days recorded"] > 0
     if ON_POSTGRES:
         assert figures["workers killed (SIGKILL)"] == 1
         assert figures["slowest worker replacement (s)"] < 30
@@ -69,7 +84,7 @@ async def test_the_checker_notices_a_scheduled_renewal_change_that_does_not_fit(
     async with orm(database_url):
         await load_fixture_text(source="f.json", text=EXAMPLE_FIXTURE.read_text(), now=NOW)
         before = await baseline()
-        world = World(contract_ids=[1], user_ids=[], token="", base_url="", public_base_url="")
+        world = _world()
 
         def scheduled(count: int) -> RenewalChange:
             return RenewalChange(
@@ -102,7 +117,7 @@ async def test_the_checker_notices_a_change_the_audit_log_does_not_explain(
     async with orm(database_url):
         await load_fixture_text(source="f.json", text=EXAMPLE_FIXTURE.read_text(), now=NOW)
         before = await baseline()
-        world = World(contract_ids=[1], user_ids=[], token="", base_url="", public_base_url="")
+        world = _world()
         clean = Report()
         await check(before, world, [], [], clean)
         assert clean.passed, clean.checks
@@ -114,4 +129,28 @@ async def test_the_checker_notices_a_change_the_audit_log_does_not_explain(
     assert failed == {
         "pool 3: total = initial + signed purchases - deleted",
         "pool 3: total = audit replay",
+    }
+
+
+async def test_the_checker_notices_a_billable_day_nobody_reported(database_url: str) -> None:
+    async with orm(database_url):
+        await load_fixture_text(source="f.json", text=EXAMPLE_FIXTURE.read_text(), now=NOW)
+        before = await baseline()
+        world = _world()
+        erin = await User.get(email="erin@acme-heating.example")
+        daily = await LicensePool.get(contract_id=1, kind="DAILY")
+        await BillableDay.create(
+            company_id=1,
+            pool_id=daily.id,
+            user_id=erin.id,
+            user_name=erin.name,
+            day=TODAY,
+            recorded_at=NOW,
+        )
+        tampered = Report()
+        await check(before, world, [], [], tampered)
+    failed = {name for name, passed, _ in tampered.checks if not passed}
+    assert failed == {
+        "every billable day was reported, in a DAILY pool of the user's company",
+        "the billable days account for every day the clients were told was added",
     }

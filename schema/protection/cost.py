@@ -9,10 +9,11 @@ Fragments on an abstract type are all counted (an upper bound).
 
 from __future__ import annotations
 
-import json
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -215,13 +216,15 @@ def actual_cost(data: Any) -> int:
     return max(objects_in(data) - 1, MINIMUM_COST)
 
 
-_NO_VARIABLES = digest(json.dumps(None))
+_NO_VARIABLES = digest("null")
 
 
 def variables_digest(variables: dict[str, Any] | None) -> str:
     if not variables:  # most requests: no variables at all
         return _NO_VARIABLES
-    return digest(json.dumps(variables, sort_keys=True, default=str))
+    # orjson: a 1,000-event report's variables serialize in a tenth of json's time.
+    canonical = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS, default=str)
+    return hashlib.sha256(canonical).hexdigest()
 
 
 # An analysis is a few numbers and the root field names.
@@ -231,6 +234,16 @@ _analyses: ByteBoundedLru[tuple[int, str, str, str], Analysis] = ByteBoundedLru(
 )
 
 
+def _is_mutation(document: DocumentNode, operation_name: str | None) -> bool:
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode) and operation_name in (
+            None,
+            definition.name and definition.name.value,
+        ):
+            return definition.operation == OperationType.MUTATION
+    return False
+
+
 def analyze_cached(
     schema: GraphQLSchema,
     document: DocumentNode,
@@ -238,7 +251,13 @@ def analyze_cached(
     operation_name: str | None,
     variables: dict[str, Any] | None,
 ) -> Analysis:
-    """`analyze`, remembered per document, operation and variables (clients repeat them)."""
+    """`analyze`, remembered per document, operation and variables (clients repeat them).
+
+    Not mutations: their analysis is a walk of a small selection, while their variables (a
+    1,000-event report) cost more to digest than that walk, and rarely repeat.
+    """
+    if _is_mutation(document, operation_name):
+        return analyze(schema, document, operation_name, variables)
     # The operation name goes in as a digest too: a client may send a name of any length.
     key = (id(schema), query_digest, digest(operation_name or ""), variables_digest(variables))
     found = _analyses.get(key)
