@@ -32,8 +32,10 @@ def test_no_generated_operation_gets_a_server_error(database_url: str, tmp_path:
         check=True,
         capture_output=True,
     )
+    # Every scope, so every operation runs (the core product's activity reports included).
+    scopes = ["--scope", "licenses:read", "--scope", "licenses:write", "--scope", "activity:write"]
     token = subprocess.run(
-        [*licensing, "token", "create", "--email", "olivia@acme-heating.example"],
+        [*licensing, "token", "create", "--email", "olivia@acme-heating.example", *scopes],
         env=env,
         check=True,
         capture_output=True,
