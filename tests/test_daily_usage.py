@@ -8,6 +8,7 @@ first day of the previous month) to 2026-11-27 (tomorrow).
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import datetime as dt
 import json
@@ -604,3 +605,55 @@ async def test_usage_and_invoice_read_in_a_constant_number_of_statements(
     first = daily["users"]["edges"][0]["node"]
     assert first["days"] == 5
     assert first["user"]["licenses"] == [{"kind": "DAILY"}]
+
+
+PAGE_OF_USERS = """
+query($after: String) { subscription { contract(product: JOBS) { licensePool(kind: DAILY) {
+  dailyUsage { users(first: 2, after: $after) { totalCount
+    pageInfo { hasNextPage hasPreviousPage endCursor }
+    edges { node { userName days } } } } } } } }
+"""
+
+
+async def test_the_users_connection_pages_most_days_first_then_by_name(
+    client: httpx.AsyncClient, acme: Acme, settings: Settings
+) -> None:
+    now = settings.clock.now()
+    three_daily = copy.deepcopy(MIXED)
+    company = three_daily["companies"][0]
+    company["contracts"][0]["pools"]["DAILY"] = 3
+    company["users"][0]["licenses"] = {"JOBS": "DAILY"}
+    await load_fixture_text(source="mixed.json", text=json.dumps(three_daily), now=now)
+    owner = await create_token(email="mia@mixed.example", now=now)
+    reporter = await _activity_token(settings, "mia@mixed.example")
+    mia, dan = await _id("mia@mixed.example"), await _id("dan@mixed.example")
+    dora = await _id("dora@mixed.example")
+    # Dan and Dora tie on days (then by name); Mia, with more days, comes first.
+    events = [_event(mia, f"2026-11-{day:02}") for day in (1, 2, 3)]
+    events += [_event(user, f"2026-11-{day:02}") for user in (dan, dora) for day in (1, 2)]
+    assert (await _record(client, reporter, events))["newBillableDays"] == 7
+
+    async def page(after: str | None) -> dict[str, Any]:
+        body = await gql(client, PAGE_OF_USERS, {"after": after}, token=owner)
+        assert "errors" not in body, body
+        users: dict[str, Any] = body["data"]["subscription"]["contract"]["licensePool"][
+            "dailyUsage"
+        ]["users"]
+        return users
+
+    first = await page(None)
+    assert [e["node"] for e in first["edges"]] == [
+        {"userName": "Mia Mixed", "days": 3},
+        {"userName": "Dan Daily", "days": 2},
+    ]
+    assert first["totalCount"] == 3
+    assert first["pageInfo"]["hasNextPage"] is True
+    second = await page(first["pageInfo"]["endCursor"])
+    assert [e["node"] for e in second["edges"]] == [{"userName": "Dora Daily", "days": 2}]
+    assert second["totalCount"] == 3
+    assert second["pageInfo"]["hasNextPage"] is False
+    assert second["pageInfo"]["hasPreviousPage"] is True
+    past_the_end = await page(second["pageInfo"]["endCursor"])
+    assert (past_the_end["edges"], past_the_end["totalCount"]) == ([], 3)
+    bad = await gql(client, PAGE_OF_USERS, {"after": "not-a-cursor"}, token=owner)
+    assert set(error_codes(bad)) == {"BAD_USER_INPUT"}
