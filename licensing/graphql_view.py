@@ -44,12 +44,9 @@ class LicensingGraphQL(GraphQL[RequestContext, None]):
     def decode_json(self, data: str | bytes) -> object:
         """JSON bodies must be an object, or an array of objects (a batch), in UTF-8."""
         try:
-            try:
-                parsed = orjson.loads(data)  # a 1,000-event report parses in a fifth of the time
-            except orjson.JSONDecodeError:
-                # What orjson refuses (bad UTF-8, NaN, integers past 64 bits) gets the answer
-                # it always got.
-                parsed = json.loads(data)
+            # json, not orjson (about 1 ms faster on a 1,000-event report): orjson reads an
+            # integer past 64 bits as a float, which would change what a variable means.
+            parsed = json.loads(data)
         except UnicodeDecodeError:
             raise HTTPException(400, "The request body is not valid UTF-8.") from None
         if parsed == []:

@@ -43,7 +43,7 @@ def month_of(ctx: RequestContext, month: str | None) -> Month:
         return Month.of(ctx.settings.clock.today())
     parsed = parse_month(month)
     if parsed is None:
-        raise bad_request(f'`month` must be a month as "YYYY-MM", e.g. "2026-11"; got "{month}".')
+        raise bad_request('`month` must be a month as "YYYY-MM", e.g. "2026-11".')
     return parsed
 
 
@@ -56,9 +56,20 @@ async def daily_users(
     ctx: RequestContext, pool_id: int, month: Month, first: int | None, after: str | None
 ) -> DailyUsersPage:
     ctx.license_manager()
-    position = decode_cursor(after, int, str, int) if after else None
-    key = DailyUsersKey(pool_id, month, page_size(first), position)
+    key = DailyUsersKey(pool_id, month, page_size(first), _position(after) if after else None)
     return await ctx.loaders.daily_users.load(key)
+
+
+_LARGEST_KEY = 2**63 - 1  # what both databases compare as an integer
+
+
+def _position(after: str) -> tuple[int, str, int]:
+    """(days, name, user id) from a cursor of this connection, checked: a crafted one is a
+    client error, not a database's."""
+    days, name, user_id = decode_cursor(after, int, str, int)
+    if not (0 <= days <= _LARGEST_KEY and 0 <= user_id <= _LARGEST_KEY) or "\x00" in name:
+        raise bad_request("`after` is not a cursor from this connection.")
+    return days, name, user_id
 
 
 def daily_user_cursor(row: DailyUser) -> str:
@@ -79,5 +90,6 @@ async def next_invoice(
             unit_prices_minor={kind: contract.plan.price_minor(kind) for kind in LicenseKind},
             totals=totals,
             daily_billable_days=days,
+            ends_on=None if contract.auto_renews else contract.expires_on,
         )
     )

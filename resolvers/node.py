@@ -33,7 +33,10 @@ NodeRow = (
 async def _user(ctx: RequestContext, pk: int) -> UserView | None:
     row = await ctx.loaders.users_by_id.load(pk)
     if row is not None and not may_read_user(ctx.viewer, pk):
-        raise forbidden("Only an owner/manager or financial office staff may read other users.")
+        raise forbidden(
+            "Only an owner/manager or financial office staff, with a token that may read "
+            "licenses, may read other users."
+        )
     return row
 
 

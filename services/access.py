@@ -114,8 +114,9 @@ def require_activity_reporter(viewer: Viewer) -> None:
 
 
 def may_read_user(viewer: Viewer, user_id: int) -> bool:
-    """Anyone may read themselves; the finance roles may read every user of their company."""
-    return viewer.user_id == user_id or viewer.manages_licenses
+    """Anyone may read themselves; the finance roles' tokens that may read licenses may read
+    every user of their company (not, say, the core product's activity:write token)."""
+    return viewer.user_id == user_id or (viewer.manages_licenses and SCOPE_READ in viewer.scopes)
 
 
 def parse_scopes(raw: str) -> frozenset[str]:

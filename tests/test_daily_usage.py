@@ -25,6 +25,7 @@ from models.contract import Contract, LicensePool
 from models.enums import Product, Role
 from models.user import LicenseAssignment, User
 from resolvers.ids import encode_id
+from resolvers.pagination import encode_cursor
 from services.fixtures import load_fixture_text
 from services.protection.tokens import create_token
 from tests.conftest import (
@@ -271,20 +272,40 @@ async def test_the_cost_of_a_report_follows_its_events(
 ) -> None:
     erin = await _id(ERIN)
 
-    async def cost_of(count: int) -> int:
+    async def report(count: int, document: str = RECORD) -> dict[str, Any]:
         events = [_event(erin, "2026-11-20")] * count
         response = await client.post(
             "/graphql",
-            json={"query": RECORD, "variables": {"input": {"events": events}}},
+            json={"query": document, "variables": {"input": {"events": events}}},
             headers={"Authorization": f"Bearer {reporter}"},
         )
-        cost: int = response.json()["extensions"]["cost"]["requestedQueryCost"]
-        assert response.json()["extensions"]["cost"]["actualQueryCost"] == cost
-        return cost
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def cost_of(count: int) -> int:
+        cost = (await report(count))["extensions"]["cost"]
+        assert cost["actualQueryCost"] == cost["requestedQueryCost"]
+        requested: int = cost["requestedQueryCost"]
+        return requested
 
     assert await cost_of(1) == 11
     assert await cost_of(1_000) == 510
-    assert await cost_of(3_000) == 511  # counted as the 1,001 events that get it refused
+    assert await cost_of(1_500) == 760  # run, and refused as TOO_MANY_EVENTS
+    # Far too many events are refused before anything checks them.
+    huge = await report(3_000)
+    assert error_codes(huge) == ["QUERY_TOO_COSTLY"]
+    assert huge["extensions"]["cost"]["requestedQueryCost"] == 1_510
+    # A list given as a variable's default costs what it holds.
+    defaulted = RECORD.replace(
+        "$input: RecordLicenseActivityInput!",
+        "$input: RecordLicenseActivityInput! = {events: ["
+        + ", ".join([f'{{userId: "{erin}", product: JOBS, kind: LOGIN, on: "2026-11-20"}}'] * 40)
+        + "]}",
+    )
+    response = await client.post(
+        "/graphql", json={"query": defaulted}, headers={"Authorization": f"Bearer {reporter}"}
+    )
+    assert response.json()["extensions"]["cost"]["requestedQueryCost"] == 30
 
 
 async def test_a_token_without_the_activity_scope_is_forbidden(
@@ -457,7 +478,7 @@ async def test_next_invoice_of_a_mixed_company(
     dan, dora = await _id("dan@mixed.example"), await _id("dora@mixed.example")
     events = [_event(dan, f"2026-11-{day:02}") for day in (2, 3, 4, 5, 6)]
     events += [_event(dora, "2026-11-02"), _event(dora, "2026-11-03")]
-    events += [_event(dan, "2026-10-30")]  # last month: billed on the invoice already issued
+    events += [_event(dan, "2026-10-30")]  # October's usage, not this invoice's
     events += [_event(dan, "2026-11-02", product="SALES")]
     assert (await _record(client, reporter, events))["newBillableDays"] == 9
     # A pending purchase is not billed.
@@ -657,3 +678,69 @@ async def test_the_users_connection_pages_most_days_first_then_by_name(
     assert (past_the_end["edges"], past_the_end["totalCount"]) == ([], 3)
     bad = await gql(client, PAGE_OF_USERS, {"after": "not-a-cursor"}, token=owner)
     assert set(error_codes(bad)) == {"BAD_USER_INPUT"}
+
+
+async def test_an_ended_contract_bills_no_day_after_its_last_nor_a_month_in_advance(
+    client: httpx.AsyncClient, acme: Acme, settings: Settings
+) -> None:
+    now = settings.clock.now()
+    ended = copy.deepcopy(MIXED)
+    jobs, sales = ended["companies"][0]["contracts"]
+    jobs |= {"autoRenews": False, "startsOn": "2025-11-21", "expiresOn": "2026-11-20"}
+    sales |= {"autoRenews": False, "expiresOn": "2026-11-30"}  # ends with this month
+    await load_fixture_text(source="ended.json", text=json.dumps(ended), now=now)
+    owner = await create_token(email="mia@mixed.example", now=now)
+    reporter = await _activity_token(settings, "mia@mixed.example")
+    dan = await _id("dan@mixed.example")
+    result = await _record(
+        client,
+        reporter,
+        [
+            _event(dan, "2026-11-20"),  # the JOBS contract's last day: billable
+            _event(dan, "2026-11-21"),  # after it: accepted, adds nothing
+            _event(dan, "2026-11-26", product="SALES"),
+        ],
+    )
+    assert result == {"accepted": 3, "newBillableDays": 2, "userErrors": []}
+    body = await gql(client, INVOICE, token=owner)
+    jobs_invoice, sales_invoice = (
+        c["nextInvoice"] for c in body["data"]["subscription"]["contracts"]
+    )
+    # Neither runs in December: no Contracted or Monthly line in advance, only November's days.
+    assert [line["description"] for line in jobs_invoice["lines"]] == [
+        "1 Daily license day in November 2026 so far x £4.00 / day"
+    ]
+    assert [line["description"] for line in sales_invoice["lines"]] == [
+        "1 Daily license day in November 2026 so far x £2.50 / day"
+    ]
+
+
+async def test_an_activity_token_reads_no_other_user(
+    client: httpx.AsyncClient, acme: Acme, reporter: str
+) -> None:
+    query = "query($id: ID!) { node(id: $id) { ... on User { name email } } }"
+    # The token is Olivia's: with activity:write alone she may read herself, not others.
+    others = await gql(client, query, {"id": await _id(ERIN)}, token=reporter)
+    assert error_codes(others) == ["FORBIDDEN"]
+    herself = await gql(client, query, {"id": await _id(ACME["owner"])}, token=reporter)
+    assert herself["data"]["node"] == {"name": "Olivia Owner", "email": ACME["owner"]}
+
+
+async def test_crafted_inputs_are_client_errors(
+    client: httpx.AsyncClient, acme: Acme, reporter: str
+) -> None:
+    huge_id = encode_id("User", 5_000_000_000)
+    result = await _record(client, reporter, [_event(huge_id, "2026-11-20")])
+    assert [(e["code"], e["field"]) for e in result["userErrors"]] == [
+        ("NOT_FOUND", ["input", "events", "0", "userId"])
+    ]
+    owner = acme.tokens["owner"]
+    fullwidth = "\uff12\uff10\uff12\uff16-\uff11\uff11"  # "2026-11" in full-width digits
+    for month in ("9999-12", fullwidth):
+        body = await gql(client, USAGE, {"month": month}, token=owner)
+        assert set(error_codes(body)) == {"BAD_USER_INPUT"}, (month, body)
+    assert (await _daily(client, owner, "0001-01"))["month"] == "0001-01"
+    for position in ([10**20, "a", 1], [2**63, "a", 1], [1, "a\x00b", 1], [-1, "a", 1]):
+        cursor = encode_cursor(*position)
+        body = await gql(client, PAGE_OF_USERS, {"after": cursor}, token=owner)
+        assert set(error_codes(body)) == {"BAD_USER_INPUT"}, (position, body)

@@ -132,22 +132,31 @@ def _rows_param(rows: Sequence[tuple[Any, ...]]) -> list[Any]:
 # The rows of _rows_param as a relation `v`, in each dialect.
 _SQLITE_ROWS = """(SELECT json_extract(value, '$[0]') AS {0}, json_extract(value, '$[1]') AS {1},
   json_extract(value, '$[2]') AS day FROM json_each(?)) AS v"""
-_POSTGRES_ROWS = "unnest(?::int[], ?::{2}[], ?::date[]) AS v({0}, {1}, day)"
+# bigint: a user id from a client may be any 18-digit number (an unknown user, not an error).
+_POSTGRES_ROWS = "unnest(?::bigint[], ?::{2}[], ?::date[]) AS v({0}, {1}, day)"
 
 
+# A contract that does not renew bills no day after its last one.
+_RUNNING_ON_THE_DAY = "(c.auto_renews OR v.day <= c.expires_on)"
 # Per distinct event: whether the user is the company's, the DAILY pool of the product they
-# hold (if they hold a DAILY license of it), and whether that day is already billable.
+# hold (if they hold a DAILY license of it, of a contract running that day), and whether that
+# day is already billable.
 _STANDING = """
-SELECT v.user_id, v.product, v.day, u.id, p.id, b.id
+SELECT v.user_id, v.product, v.day, u.id, CASE WHEN {running} THEN p.id END, b.id
 FROM {events}
 LEFT JOIN app_user u ON u.id = v.user_id AND u.company_id = ?
 LEFT JOIN license_assignment a ON a.user_id = u.id AND a.product = v.product
 LEFT JOIN license_pool p ON p.id = a.pool_id AND p.kind = ?
+LEFT JOIN contract c ON c.id = p.contract_id
 LEFT JOIN billable_day b ON b.pool_id = p.id AND b.day = v.day AND b.user_id = v.user_id
 """
 _STANDING_SQL = {
-    "sqlite": _STANDING.format(events=_SQLITE_ROWS.format("user_id", "product")),
-    "postgres": _STANDING.format(events=_POSTGRES_ROWS.format("user_id", "product", "text")),
+    "sqlite": _STANDING.format(
+        events=_SQLITE_ROWS.format("user_id", "product"), running=_RUNNING_ON_THE_DAY
+    ),
+    "postgres": _STANDING.format(
+        events=_POSTGRES_ROWS.format("user_id", "product", "text"), running=_RUNNING_ON_THE_DAY
+    ),
 }
 # The new days, each only if the user still holds a license of that DAILY pool (checked under
 # the company lock, so a change of license made meanwhile is seen). SQLite needs the WHERE to
@@ -159,14 +168,22 @@ SELECT u.company_id, a.pool_id, u.id, u.name, v.day, ?
 FROM {days}
 {join} license_assignment a ON a.user_id = v.user_id AND a.pool_id = v.pool_id
 {join} app_user u ON u.id = a.user_id
-WHERE u.company_id = ?
+{join} license_pool p ON p.id = a.pool_id
+{join} contract c ON c.id = p.contract_id
+WHERE u.company_id = ? AND {running}
 ON CONFLICT DO NOTHING
 RETURNING id
 """
 _INSERT_SQL = {
-    "sqlite": _INSERT.format(days=_SQLITE_ROWS.format("user_id", "pool_id"), join="CROSS JOIN"),
+    "sqlite": _INSERT.format(
+        days=_SQLITE_ROWS.format("user_id", "pool_id"),
+        join="CROSS JOIN",
+        running=_RUNNING_ON_THE_DAY,
+    ),
     "postgres": _INSERT.format(
-        days=_POSTGRES_ROWS.format("user_id", "pool_id", "int"), join="JOIN"
+        days=_POSTGRES_ROWS.format("user_id", "pool_id", "bigint"),
+        join="JOIN",
+        running=_RUNNING_ON_THE_DAY,
     ),
 }
 

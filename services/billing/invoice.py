@@ -2,9 +2,9 @@
 licenses, this month's billable days and the prices (contract README, InvoiceEstimate).
 
 CONTRACTED and MONTHLY licenses are billed for next month, in advance: a line per pool that
-has licenses. DAILY licenses are billed in arrears: one line for this month's billable days so
-far. Amounts are exact integers; the tax is rounded half up once, as for purchases. Pending
-purchases are not billed.
+has licenses, unless the contract does not renew and ends before next month. DAILY licenses
+are billed in arrears: one line for this month's billable days so far. Amounts are exact
+integers; the tax is rounded half up once, as for purchases. Pending purchases are not billed.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ class InvoiceRequest:
     # Licenses held today, per kind (DAILY's does not matter: days are billed, not licenses).
     totals: Mapping[LicenseKind, int]
     daily_billable_days: int
+    # The contract's last day if it does not renew; None if it renews.
+    ends_on: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ def next_invoice(request: InvoiceRequest) -> InvoiceEstimate:
     def unit(kind: LicenseKind) -> str:
         return format_money(request.unit_prices_minor[kind], request.currency)
 
+    issued_on = first_of_next_month(request.today)
+    runs_next_month = request.ends_on is None or request.ends_on >= issued_on
     lines = [
         CostLine(
             f"{_count(request.totals[kind], kind.title() + ' license', kind.title() + ' licenses')}"
@@ -64,7 +68,7 @@ def next_invoice(request: InvoiceRequest) -> InvoiceEstimate:
             request.totals[kind] * request.unit_prices_minor[kind],
         )
         for kind in IN_ADVANCE
-        if request.totals.get(kind, 0) > 0
+        if runs_next_month and request.totals.get(kind, 0) > 0
     ]
     days = request.daily_billable_days
     lines.append(
@@ -77,7 +81,7 @@ def next_invoice(request: InvoiceRequest) -> InvoiceEstimate:
     subtotal = sum(line.amount_minor for line in lines)
     tax = round_half_up(Fraction(subtotal * request.tax_rate_basis_points, 10_000))
     return InvoiceEstimate(
-        issued_on=first_of_next_month(request.today),
+        issued_on=issued_on,
         currency=request.currency,
         lines=tuple(lines),
         subtotal_minor=subtotal,

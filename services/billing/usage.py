@@ -30,16 +30,18 @@ class Month:
 
     @property
     def label(self) -> str:
-        return self.first_day.strftime("%Y-%m")
+        return f"{self.first_day.year:04}-{self.first_day.month:02}"
 
 
-_MONTH = re.compile(r"(\d{4})-(\d{2})")
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
+# The last year whose December's next month a date can still hold.
+LAST_YEAR = dt.MAXYEAR - 1
 
 
 def parse_month(text: str) -> Month | None:
-    """'2026-11' as a Month; None for anything else."""
+    """'2026-11' as a Month (years 0001 to 9998); None for anything else."""
     found = _MONTH.fullmatch(text)
-    if found is None or not 1 <= int(found[2]) <= 12 or int(found[1]) < 1:
+    if found is None or not 1 <= int(found[1]) <= LAST_YEAR or not 1 <= int(found[2]) <= 12:
         return None
     return Month(dt.date(int(found[1]), int(found[2]), 1))
 
