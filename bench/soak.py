@@ -2,7 +2,8 @@
 
 Many clients drive a real `licensing serve` over loopback with the Licenses page's mix
 (dashboard and users reads, quotes, purchases with idempotency keys, cancellations, resends,
-deletions, assignments and switches, user deletions) while a signer signs the emailed links.
+deletions, assignments and switches, user deletions, renewal changes, the core product's
+activity reports) while a signer signs the emailed links.
 Meanwhile the SMTP server (aiosmtpd, in this process) goes down and comes back and, with
 several workers on PostgreSQL, one worker is killed with SIGKILL and must be replaced.
 Afterwards the checker reads the database, the audit log and the received mail.
