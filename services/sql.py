@@ -129,22 +129,23 @@ def on_postgres() -> bool:
     return isinstance(_reader, PostgresReader)
 
 
+def _for(connection: Any, sql: str) -> str:
+    """A statement written with `?` placeholders, as this connection's dialect takes it."""
+    return sql if connection.capabilities.dialect == "sqlite" else numbered_placeholders(sql)
+
+
 async def execute_returning(sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
     """A write with a RETURNING clause through Tortoise's connection: the rows it returned
     (the asyncpg client's execute_query counts an INSERT's rows wrong and drops them)."""
     connection = get_connection("default")
-    if connection.capabilities.dialect != "sqlite":
-        sql = numbered_placeholders(sql)
-    return await connection.execute_query_dict(sql, list(params))
+    return await connection.execute_query_dict(_for(connection, sql), list(params))
 
 
 async def execute(sql: str, params: Sequence[Any] = ()) -> int:
     """A write through Tortoise's connection (inside `in_transaction()`, the transaction's),
     without its query builder; the number of rows it changed."""
     connection = get_connection("default")
-    if connection.capabilities.dialect != "sqlite":
-        sql = numbered_placeholders(sql)
-    changed, _ = await connection.execute_query(sql, list(params))
+    changed, _ = await connection.execute_query(_for(connection, sql), list(params))
     return int(changed)
 
 

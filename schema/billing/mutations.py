@@ -9,12 +9,19 @@ from typing import Any
 import strawberry
 from graphql import GraphQLResolveInfo, GraphQLSchema
 
-import schema.billing.types  # noqa: F401  (ActivityKind's GraphQL name and description)
+import schema.common  # noqa: F401 - Product's GraphQL name and description, before it is used
 from models.enums import ActivityKind, Product
 from resolvers import billing as resolve
 from resolvers.billing import EventInput
 from resolvers.context import RequestContext
 from schema.errors import UserError, user_errors
+
+strawberry.enum(
+    ActivityKind,
+    name="ActivityKind",
+    description="What the core product reports about a user: each makes the day billable for "
+    "a user holding a DAILY license.",
+)
 
 
 @strawberry.input(description="One thing a user did, as the core product reports it.")

@@ -7,20 +7,12 @@ import datetime as dt
 import strawberry
 from strawberry import Private
 
-from models.enums import ActivityKind
 from resolvers import billing as resolve
 from schema.common import Money, PageInfo, page_info
 from schema.licenses.types import User
 from schema.purchases.types import CostLine
 from services.billing.invoice import InvoiceEstimate as EstimateValue
 from services.billing.usage import DailyUser, Month
-
-strawberry.enum(
-    ActivityKind,
-    name="ActivityKind",
-    description="What the core product reports about a user: each makes the day billable for "
-    "a user holding a DAILY license.",
-)
 
 
 @strawberry.type(description="A user with billable days in the month.")

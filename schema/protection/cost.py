@@ -167,6 +167,19 @@ class _Walker:
         return count * (1 + children)
 
 
+def _chosen_operation(
+    document: DocumentNode, operation_name: str | None
+) -> OperationDefinitionNode | None:
+    """The operation the request runs: the one named, or the first."""
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode) and operation_name in (
+            None,
+            definition.name and definition.name.value,
+        ):
+            return definition
+    return None
+
+
 def _with_defaults(operation: OperationDefinitionNode, variables: dict[str, Any]) -> dict[str, Any]:
     """The variables as execution will see them: a default stands in for a missing one (or a
     list given as a default would cost nothing)."""
@@ -185,22 +198,20 @@ def analyze(
     variables: dict[str, Any] | None,
 ) -> Analysis:
     """Depth, aliases and cost of the operation the request runs."""
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
-    chosen = [op for op in operations if operation_name in (None, op.name and op.name.value)]
-    if not chosen:
+    operation = _chosen_operation(document, operation_name)
+    if operation is None:
         return Analysis()
-    operation = chosen[0]
     walker = _Walker(schema, fragments, _with_defaults(operation, variables or {}))
     root = schema.get_root_type(operation.operation)
     assert root is not None
     cost = walker.selections(operation.selection_set, root, depth=1)
     roots = [s for s in operation.selection_set.selections if isinstance(s, FieldNode)]
-    walker.analysis.root_fields = [root.name.value for root in roots]
+    walker.analysis.root_fields = [field.name.value for field in roots]
     if operation.operation == OperationType.MUTATION:
-        cost = sum(walker.mutation_cost(root) for root in roots)
+        cost = sum(walker.mutation_cost(field) for field in roots)
     # Every request is work: `{ __typename }` costs 1, so throttling sees a flood of them.
     walker.analysis.cost = max(cost, MINIMUM_COST)
     return walker.analysis
@@ -245,13 +256,8 @@ _analyses: ByteBoundedLru[tuple[int, str, str, str], Analysis] = ByteBoundedLru(
 
 
 def _is_mutation(document: DocumentNode, operation_name: str | None) -> bool:
-    for definition in document.definitions:
-        if isinstance(definition, OperationDefinitionNode) and operation_name in (
-            None,
-            definition.name and definition.name.value,
-        ):
-            return definition.operation == OperationType.MUTATION
-    return False
+    operation = _chosen_operation(document, operation_name)
+    return operation is not None and operation.operation == OperationType.MUTATION
 
 
 def analyze_cached(

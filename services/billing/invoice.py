@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from models.enums import LicenseKind
+from services.billing.usage import Month
 from services.money import format_money, round_half_up
 from services.purchases.pricing import CostLine
 
@@ -47,10 +48,6 @@ class InvoiceEstimate:
         return self.subtotal_minor + self.tax_minor
 
 
-def first_of_next_month(today: dt.date) -> dt.date:
-    return (today.replace(day=1) + dt.timedelta(days=31)).replace(day=1)
-
-
 def _count(number: int, singular: str, plural: str) -> str:
     return f"{number:,} {singular if number == 1 else plural}"
 
@@ -59,7 +56,7 @@ def next_invoice(request: InvoiceRequest) -> InvoiceEstimate:
     def unit(kind: LicenseKind) -> str:
         return format_money(request.unit_prices_minor[kind], request.currency)
 
-    issued_on = first_of_next_month(request.today)
+    issued_on = Month.of(request.today).next_first_day
     runs_next_month = request.ends_on is None or request.ends_on >= issued_on
     lines = [
         CostLine(
