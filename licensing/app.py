@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from licensing import db, housekeeping, logs, renewals
 from licensing.cached_answers import CachedAnswers
@@ -24,6 +24,9 @@ from licensing.mailer import Mailer
 from licensing.settings import Settings
 from licensing.sign_page import sign_routes
 from schema.protection.response_cache import ResponseStore
+from services.live.hub import Hub
+from services.live.local import LocalFeed
+from services.live.postgres import PostgresFeed
 
 logger = logging.getLogger(__name__)
 
@@ -37,15 +40,23 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok", "database": "ok"})
 
 
+def _change_feed(settings: Settings, hub: Hub) -> LocalFeed | PostgresFeed:
+    if db.is_postgres(settings.database_url):
+        return PostgresFeed(hub, db.listener_options(settings.database_url))
+    return LocalFeed(hub)
+
+
 @asynccontextmanager
-async def _background(settings: Settings) -> AsyncIterator[None]:
-    """The outbox sender, the renewals and the housekeeping run beside every service process."""
+async def _background(settings: Settings, hub: Hub) -> AsyncIterator[None]:
+    """The outbox sender, the renewals, the housekeeping and the change feed of live updates
+    run beside every service process."""
     mailer = Mailer(settings, sender_for(settings))
     stop = asyncio.Event()
     tasks = [
         asyncio.create_task(mailer.run(stop), name="outbox-mailer"),
         asyncio.create_task(renewals.run(settings, stop), name="renewals"),
         asyncio.create_task(housekeeping.run(settings, stop), name="housekeeping"),
+        asyncio.create_task(_change_feed(settings, hub).run(stop), name="live-updates"),
     ]
     try:
         yield
@@ -69,7 +80,7 @@ def create_app(settings: Settings) -> Starlette:
         try:
             await db.check_ready()
             _settle_the_heap()
-            async with _background(settings):
+            async with _background(settings, hub):
                 yield
         finally:
             gc.unfreeze()
@@ -78,7 +89,8 @@ def create_app(settings: Settings) -> Starlette:
     answers = (
         ResponseStore(settings.response_cache_bytes) if settings.response_cache_bytes else None
     )
-    graphql = LicensingGraphQL(settings, answers)
+    hub = Hub()
+    graphql = LicensingGraphQL(settings, answers, hub)
     return Starlette(
         middleware=[
             Middleware(Edge, max_bytes=settings.max_request_bytes),
@@ -87,6 +99,7 @@ def create_app(settings: Settings) -> Starlette:
         ],
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz, methods=["GET"]),
             download_route(settings),
             *sign_routes(settings),

@@ -22,6 +22,8 @@ from services.errors import DomainError, FixtureError
 from services.fixtures import load_fixture_text
 from services.protection import persisted_queries, tokens
 
+# uvicorn pings every live-updates WebSocket this often and drops it without a pong in time.
+WS_PING_SECONDS = 20.0
 DEMO_OWNER_EMAIL = "olivia@acme-heating.example"
 
 
@@ -58,7 +60,16 @@ async def _create_token(settings: Settings, email: str, scopes: list[str], name:
 
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     # Logging is ours (one JSON line per request, secrets redacted): uvicorn's is off.
-    options: dict[str, Any] = {"host": host, "port": port, "log_config": None, "access_log": False}
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_config": None,
+        "access_log": False,
+        # WebSockets (live updates): pings find dead peers, and a client's message is small.
+        "ws_ping_interval": WS_PING_SECONDS,
+        "ws_ping_timeout": WS_PING_SECONDS,
+        "ws_max_size": settings.live_max_message_bytes,
+    }
     if workers > 1:
         # Workers read their settings from the environment: without a SECRET_KEY each would
         # make its own, and a download link signed by one would fail on the others.

@@ -70,6 +70,18 @@ def connection_config(
     return config
 
 
+# What asyncpg.connect takes of Tortoise's credentials: the pool's sizes and the like stay behind.
+_CONNECT_KEYS = ("host", "port", "user", "password", "database", "ssl")
+
+
+def listener_options(database_url: str) -> dict[str, Any]:
+    """asyncpg.connect's arguments for the live updates' own LISTEN connection."""
+    credentials = expand_db_url(database_url)["credentials"]
+    options = {key: credentials[key] for key in _CONNECT_KEYS if credentials.get(key) is not None}
+    options["server_settings"] = {"application_name": "licensing-listener"}
+    return options
+
+
 def _openable(config: dict[str, Any]) -> dict[str, Any]:
     """The config, once its SQLite file's folder exists (else SQLite's open would hang)."""
     credentials = config["connections"]["default"]["credentials"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import re
 from typing import Any
@@ -10,32 +11,53 @@ from typing import Any
 import orjson
 from cross_web import HTTPException
 from starlette.responses import Response
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
-from licensing.cached_answers import authenticate
+from licensing.cached_answers import ASK_FOR_HEADER, authenticate
+from licensing.edge import new_request_id
+from licensing.live_socket import LiveConnections, LiveSocketHandler, TextFrameAdapter
 from licensing.settings import Settings
 from resolvers.context import RequestContext
 from resolvers.errors import ClientError
 from schema.api import build_schema
 from schema.protection.bounded_cache import ByteBoundedLru
+from schema.protection.extension import WRONG_TRANSPORT
 from schema.protection.response_cache import ResponseStore
+from services.live.hub import Hub
 from services.protection import persisted_queries
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 KNOWN_QUERIES_BYTES = 4 * 1024 * 1024  # persisted documents kept in memory per process
+# A page subscribes once or twice; each subscription is a watch and a lock turn.
+SUBSCRIPTIONS_PER_CONNECTION = 10
 
 
 class LicensingGraphQL(GraphQL[RequestContext, None]):
-    """Behind licensing/cached_answers.py, which has read the body and looked the token up."""
+    """Behind licensing/cached_answers.py, which has read the body and looked the token up.
 
-    def __init__(self, settings: Settings, answers: ResponseStore | None) -> None:
+    WebSockets (graphql-transport-ws only) go to licensing/live_socket.py.
+    """
+
+    graphql_transport_ws_handler_class = LiveSocketHandler
+    websocket_adapter_class = TextFrameAdapter
+
+    def __init__(self, settings: Settings, answers: ResponseStore | None, hub: Hub) -> None:
         super().__init__(
             build_schema(settings, answers=answers),
             graphql_ide="graphiql" if settings.graphiql else None,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=dt.timedelta(seconds=settings.live_init_timeout_seconds),
+            max_subscriptions_per_connection=SUBSCRIPTIONS_PER_CONNECTION,
         )
         self.settings = settings
+        self.hub = hub
+        self.live_connections = LiveConnections(settings)
         self._known: ByteBoundedLru[str, str] = ByteBoundedLru(KNOWN_QUERIES_BYTES, len)
 
     def encode_json(self, data: object) -> bytes:
@@ -69,6 +91,15 @@ class LicensingGraphQL(GraphQL[RequestContext, None]):
         )
 
     async def get_context(self, request: Any, response: Any) -> RequestContext:
+        if isinstance(request, WebSocket):  # the viewer comes with connection_init
+            return RequestContext(
+                self.settings,
+                None,
+                auth_problem=ASK_FOR_HEADER,
+                request_id=new_request_id(),
+                client_ip=request.client.host if request.client else None,
+                user_agent=request.headers.get("user-agent"),
+            )
         auth = getattr(request.state, "auth", None)
         if auth is None:  # not through licensing/cached_answers.py (GraphiQL's page, a 4xx)
             auth = await authenticate(request.headers.get("authorization", ""), self.settings)
@@ -121,14 +152,22 @@ class LicensingGraphQL(GraphQL[RequestContext, None]):
             request_data, registering = await self._with_persisted_query(request_data, context)
         except ClientError as error:
             return ExecutionResult(data=None, errors=[error])
-        result = await super().execute_single(
-            request=request,
-            request_adapter=request_adapter,
-            sub_response=sub_response,
-            context=context,
-            root_value=root_value,
-            request_data=request_data,
-        )
+        try:
+            result = await super().execute_single(
+                request=request,
+                request_adapter=request_adapter,
+                sub_response=sub_response,
+                context=context,
+                root_value=root_value,
+                request_data=request_data,
+            )
+        except HTTPException as refused:
+            wrong = refused.__cause__
+            if isinstance(wrong, InvalidOperationTypeError) and (
+                wrong.operation_type is OperationType.SUBSCRIPTION
+            ):
+                raise HTTPException(400, WRONG_TRANSPORT[OperationType.SUBSCRIPTION]) from None
+            raise
         if registering is not None and registering in context.admitted:
             await self._register(request_data.query or "", registering)
         return result

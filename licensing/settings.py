@@ -84,6 +84,20 @@ def _caches(env: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def _live_updates(env: Mapping[str, str]) -> dict[str, Any]:
+    def number(name: str, default: int) -> int:
+        return _positive_int(name, env.get(name, str(default)))
+
+    return {
+        "live_connections_per_token": number("LIVE_CONNECTIONS_PER_TOKEN", 5),
+        "live_connections_per_company": number("LIVE_CONNECTIONS_PER_COMPANY", 50),
+        "live_init_timeout_seconds": _positive_float(
+            "LIVE_INIT_TIMEOUT_SECONDS", env.get("LIVE_INIT_TIMEOUT_SECONDS", "10")
+        ),
+        "live_max_message_bytes": number("LIVE_MAX_MESSAGE_BYTES", 64 * 1024),
+    }
+
+
 def _pinned_date(value: str | None) -> dt.date | None:
     if not value:
         return None
@@ -148,6 +162,12 @@ class Settings:
     # How often each process looks for due renewals, agreements to render and notices to send.
     renewal_poll_seconds: float = 30.0
     response_cache_bytes: int = 64 * 1024 * 1024
+    # Live updates (WebSocket): connections per token and per company in each process, the
+    # wait for connection_init, and the largest message a client may send.
+    live_connections_per_token: int = 5
+    live_connections_per_company: int = 50
+    live_init_timeout_seconds: float = 10.0
+    live_max_message_bytes: int = 64 * 1024
     document_cache_bytes: int = 16 * 1024 * 1024
     max_persisted_query_bytes: int = 32 * 1024
     max_automatic_persisted_queries: int = 10_000
@@ -204,6 +224,7 @@ class Settings:
                 "RENEWAL_POLL_SECONDS", env.get("RENEWAL_POLL_SECONDS", "30")
             ),
             **_caches(env),
+            **_live_updates(env),
             clock=Clock(pinned_today=_pinned_date(env.get("LICENSING_TODAY"))),
         )
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,21 @@ from services.access import (
     require_license_writer,
 )
 from services.errors import AccessDenied
+from services.live.hub import Hub
 from services.protection.persisted_queries import sha256_of
+
+
+@dataclass
+class LiveSession:
+    """A WebSocket connection's part in its subscriptions (licensing/live_socket.py)."""
+
+    hub: Hub
+    # The bearer token of connection_init, looked up again before each event.
+    token: str = field(repr=False)
+    # Closes the socket with a code and a reason.
+    close: Callable[[int, str], Awaitable[None]]
+    # One event of the connection at a time: each is read with loaders of its own.
+    turn: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 @dataclass
@@ -39,9 +54,15 @@ class RequestContext:
     _digests: dict[str, str] = field(default_factory=dict, repr=False)
     # Digests of the documents that parsed, validated and passed every limit and the rate limit.
     admitted: set[str] = field(default_factory=set, repr=False)
+    # Set on a WebSocket connection once connection_init is accepted.
+    live: LiveSession | None = None
 
     def __post_init__(self) -> None:
-        viewer = self.viewer_or_none
+        self.renew(self.viewer_or_none)
+
+    def renew(self, viewer: Viewer | None) -> None:
+        """Start over as a new request of this viewer: fresh loaders, a fresh clock."""
+        self.viewer_or_none = viewer
         self.loaders = Loaders(
             now=self.settings.clock.now(), company_id=viewer.company_id if viewer else None
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 import strawberry
@@ -14,13 +15,17 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import ExecutionContext
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES, StreamResult
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from licensing.settings import Settings
 from resolvers.context import RequestContext
 from resolvers.errors import ClientError
 from schema.billing.mutations import use_coerced_input
 from schema.licenses.types import Company, User
+from schema.live.subscriptions import LiveUpdates
 from schema.mutations import Mutation
 from schema.protection.document_cache import DocumentCache, DocumentStore
 from schema.protection.extension import ApiProtection
@@ -37,7 +42,8 @@ logger = logging.getLogger("licensing.errors")
 def _is_unexpected(error: GraphQLError) -> bool:
     """Mask errors raised by our own code unless they are deliberate client errors."""
     original = error.original_error
-    return original is not None and not isinstance(original, (ClientError, GraphQLError))
+    deliberate = (ClientError, GraphQLError, InvalidOperationTypeError)
+    return original is not None and not isinstance(original, deliberate)
 
 
 class MaskUnexpectedErrors(MaskErrors):
@@ -56,6 +62,51 @@ def _request_id(extension: SchemaExtension) -> str | None:
 
 
 class LicensingSchema(strawberry.Schema):
+    """Queries and mutations over HTTP (`execute`), subscriptions over a WebSocket (`stream`):
+    HTTP has the response cache, rate limits and logs; a socket serves only live updates."""
+
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        allowed = set(allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES)
+        allowed.discard(OperationType.SUBSCRIPTION)
+        return await super().execute(
+            query,
+            variable_values=variable_values,
+            context_value=context_value,
+            root_value=root_value,
+            operation_name=operation_name,
+            allowed_operation_types=allowed,
+            operation_extensions=operation_extensions,
+        )
+
+    async def stream(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+    ) -> StreamResult:
+        return await super().stream(
+            query,
+            variable_values=variable_values,
+            context_value=context_value,
+            root_value=root_value,
+            operation_name=operation_name,
+            operation_extensions=operation_extensions,
+            allowed_operation_types=(OperationType.SUBSCRIPTION,),
+        )
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -100,6 +151,7 @@ def build_schema(
     schema = LicensingSchema(
         query=Query,
         mutation=Mutation,
+        subscription=LiveUpdates,
         types=[
             Company,
             User,
@@ -125,12 +177,17 @@ def build_schema(
 def export_sdl(schema: strawberry.Schema) -> str:
     """The served SDL with an explicit schema block.
 
-    Strawberry prints none when the roots are named Query and Mutation; the contract needs one,
-    or tools would take the domain type Subscription for the subscription root.
+    The contract needs one, or tools would take the domain type Subscription for the
+    subscription root; Strawberry prints one only when a root's name is not the usual one.
     """
     sdl = schema.as_str()
     if sdl.startswith("schema {"):
         return sdl + "\n"
-    roots = [("query", schema._schema.query_type), ("mutation", schema._schema.mutation_type)]
+    graphql_schema = schema._schema
+    roots = [
+        ("query", graphql_schema.query_type),
+        ("mutation", graphql_schema.mutation_type),
+        ("subscription", graphql_schema.subscription_type),
+    ]
     lines = [f"  {op}: {root.name}" for op, root in roots if root is not None]
     return "schema {\n" + "\n".join(lines) + "\n}\n\n" + sdl + "\n"

@@ -41,10 +41,13 @@ def free_port() -> int:
 def test_export_schema_prints_the_contract_schema_block() -> None:
     result = run("export-schema", env=dict(os.environ))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("schema {\n  query: Query\n")
+    assert result.stdout.startswith(
+        "schema {\n  query: Query\n  mutation: Mutation\n  subscription: LiveUpdates\n}\n"
+    )
     schema = parse_sdl(result.stdout)
-    assert schema.subscription_type is None
-    assert schema.get_type("Subscription") is not None
+    assert schema.subscription_type is not None
+    assert schema.subscription_type.name == "LiveUpdates"
+    assert schema.get_type("Subscription") is not None  # the domain type keeps its name
 
 
 def test_migrate_load_twice_and_token(tmp_path: Path) -> None:

@@ -15,6 +15,9 @@ from typing import Any
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types.execution import StreamExecutionResult
+from strawberry.types.graphql import OperationType
 
 from resolvers import protection
 from resolvers.context import RequestContext
@@ -36,10 +39,28 @@ def _code_for(error: GraphQLError) -> str:
     return "GRAPHQL_VALIDATION_FAILED"
 
 
+# Charged their requested cost: mutations whatever they return, subscriptions once for all
+# their events (each event's cost is its selection's, known when it is subscribed).
+_PAID_AHEAD = frozenset({OperationType.MUTATION, OperationType.SUBSCRIPTION})
+WRONG_TRANSPORT = {
+    OperationType.SUBSCRIPTION: "Subscriptions are served over a WebSocket at /graphql "
+    "(graphql-transport-ws protocol), not over HTTP.",
+    OperationType.QUERY: "Send queries over HTTP (POST /graphql): this WebSocket serves "
+    "subscriptions only.",
+    OperationType.MUTATION: "Send mutations over HTTP (POST /graphql): this WebSocket serves "
+    "subscriptions only.",
+}
+
+
 def _label(error: GraphQLError) -> None:
     """Give every error an extensions.code clients can branch on."""
-    if not (error.extensions or {}).get("code"):
-        error.extensions = {**(error.extensions or {}), "code": _code_for(error)}
+    if (error.extensions or {}).get("code"):
+        return
+    code = _code_for(error)
+    if isinstance(error.original_error, InvalidOperationTypeError):
+        error.message = WRONG_TRANSPORT[error.original_error.operation_type]
+        code = "OPERATION_NOT_SUPPORTED"
+    error.extensions = {**(error.extensions or {}), "code": code}
 
 
 class ApiProtection(SchemaExtension):
@@ -81,9 +102,17 @@ class ApiProtection(SchemaExtension):
             refusal = self._limit_refusal(ctx) or await self._guarded_throttle_refusal(ctx)
             if refusal is not None:
                 self.refused = True
+                if self.execution_context.operation_type is OperationType.SUBSCRIPTION:
+                    raise refusal  # a subscription runs whatever the result: it must not start
                 self.execution_context.result = GraphQLExecutionResult(data=None, errors=[refusal])
             else:
                 ctx.admitted.add(ctx.digest_of(self.execution_context.query or ""))
+        yield
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        """Each result of a subscription is sent as it comes: labelled here, not at the end."""
+        for error in getattr(result, "errors", None) or []:
+            _label(error)
         yield
 
     def _limit_refusal(self, ctx: RequestContext) -> ClientError | None:
@@ -140,8 +169,8 @@ class ApiProtection(SchemaExtension):
         result = self.execution_context.result
         if self.refused or result is None or not result.data:
             return 0
-        if self.analysis.root_fields and self.execution_context.operation_type.value == "mutation":
-            return self.analysis.cost  # what the mutations were charged, whatever they return
+        if self.analysis.root_fields and self.execution_context.operation_type in _PAID_AHEAD:
+            return self.analysis.cost  # what was charged, whatever comes back
         return actual_cost(result.data)
 
     def get_results(self) -> dict[str, Any]:

@@ -8,10 +8,12 @@ import logging
 import secrets
 from dataclasses import dataclass
 
+from tortoise.transactions import in_transaction
+
 from models.enums import Role
 from models.token import ApiToken
 from models.user import User
-from services import sql
+from services import data_version, sql
 from services.access import (
     ALL_SCOPES,
     DEFAULT_SCOPES,
@@ -137,7 +139,14 @@ async def list_tokens() -> list[TokenInfo]:
 
 
 async def revoke_token(*, token_id: int, now: dt.datetime) -> None:
-    """Revoked tokens fail on their very next request: every request looks the token up."""
-    if not await ApiToken.filter(id=token_id).exists():
+    """Revoked tokens fail on their very next request: every request looks the token up.
+
+    The company's data version moves too, so that live subscribers, which look their token up
+    before each event, are sent one now and a socket of this token is closed at once.
+    """
+    token = await ApiToken.filter(id=token_id).select_related("user").first()
+    if token is None:
         raise NotFound(f"No token has the id {token_id}: see `licensing token list`.", field="id")
-    await ApiToken.filter(id=token_id, revoked_at__isnull=True).update(revoked_at=now)
+    async with in_transaction():
+        await data_version.changed(token.user.company_id)
+        await ApiToken.filter(id=token_id, revoked_at__isnull=True).update(revoked_at=now)

@@ -1,0 +1,1 @@
+"""Live updates pushed over a WebSocket."""

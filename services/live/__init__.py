@@ -1,0 +1,1 @@
+"""Live updates: which company's data changed, told to every subscriber of every process."""

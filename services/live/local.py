@@ -1,0 +1,57 @@
+"""The change feed of the embedded database: one process, told of each change as it is made.
+
+A change tells this feed mid-transaction (services/live/signal.py); the feed reads the
+version once that transaction has ended, so a rollback sends nothing. A poll of the
+subscribed companies every POLL_SECONDS catches changes made by other processes on the same
+file (the command line's fixture loads and renewals).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from services.live import signal, versions
+from services.live.hub import Hub
+
+logger = logging.getLogger(__name__)
+POLL_SECONDS = 1.0
+
+
+class LocalFeed:
+    def __init__(self, hub: Hub, *, poll_seconds: float = POLL_SECONDS) -> None:
+        self.hub = hub
+        self.poll_seconds = poll_seconds
+        self._told: set[int] = set()
+        self._woken = asyncio.Event()
+        self._polled_at = 0.0
+
+    def _tell(self, company_id: int) -> None:
+        if company_id in self.hub.companies():
+            self._told.add(company_id)
+            self._woken.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        forget = signal.listen_locally(self._tell)
+        try:
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._woken.wait(), timeout=self.poll_seconds)
+                try:
+                    await self._pass()
+                except Exception:
+                    logger.exception("live updates: reading changed versions failed; retrying")
+        finally:
+            forget()
+
+    async def _pass(self) -> None:
+        self._woken.clear()
+        told, self._told = self._told, set()
+        if told:
+            self.hub.publish_all(await versions.after_open_writes(sorted(told)))
+        now = asyncio.get_running_loop().time()
+        watched = self.hub.companies()
+        if watched and now - self._polled_at >= self.poll_seconds:
+            self._polled_at = now
+            self.hub.publish_all(await versions.committed(watched))
