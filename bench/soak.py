@@ -3,7 +3,8 @@
 Many clients drive a real `licensing serve` over loopback with the Licenses page's mix
 (dashboard and users reads, quotes, purchases with idempotency keys, cancellations, resends,
 deletions, assignments and switches, user deletions, renewal changes, the core product's
-activity reports) while a signer signs the emailed links.
+activity reports) while a signer signs the emailed links and a few pages stay subscribed to
+live updates.
 Meanwhile the SMTP server (aiosmtpd, in this process) goes down and comes back and, with
 several workers on PostgreSQL, one worker is killed with SIGKILL and must be replaced.
 Afterwards the checker reads the database, the audit log and the received mail.
@@ -36,11 +37,13 @@ import httpx
 from bench.dataset import SOAK_TODAY
 from bench.service import Service, service_env
 from bench.smtp import SmtpServer
-from bench.soak_check import Report, Window, baseline, check
+from bench.soak_check import Report, Window, baseline, check, check_live
+from bench.soak_live import Watcher, Watchers
 from bench.soak_load import Budget, Client, Signer, World
 from licensing import db
 from licensing.mailer import message_id
 from licensing.settings import Clock
+from models.company import Company
 from models.contract import Contract
 from models.enums import Role
 from models.outbox import EmailStatus, OutboxEmail
@@ -50,7 +53,11 @@ from services.protection.tokens import create_token
 
 DEMO_FIXTURE = Path(__file__).resolve().parent.parent / "licensing" / "demo_fixture.json"
 OWNER = "olivia@acme-heating.example"
+COMPANY_EMAIL = "accounts@acme-heating.example"
 CLOCK = Clock(pinned_today=dt.date.fromisoformat(SOAK_TODAY))
+OPEN_PAGES = 3
+# After the load, how long the open pages have to be sent the company's final version.
+LIVE_SETTLE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -203,11 +210,18 @@ async def soak(plan: Plan) -> Report:
                 world = await prepare(plan, service.base_url)
                 before = await baseline()
                 await service.until_healthy()
+                pages = [Watcher(world.base_url, world.token) for _ in range(OPEN_PAGES)]
+                watching = Watchers(pages)
+                watching.start()
                 started = time.monotonic()
                 windows = await run_load(plan, world, smtp, service, report)
                 report.figures["load (s)"] = round(time.monotonic() - started, 1)
                 report.figures["settled after (s)"] = round(await settle(plan, world, smtp), 1)
+                final = (await Company.get(email=COMPANY_EMAIL)).data_version
+                heard = [await page.until_version(final, LIVE_SETTLE_SECONDS) for page in pages]
+                await watching.close()
             await check(before, world, smtp.inbox, windows, report)
+            check_live(pages, final, heard, report)
     finally:
         smtp.stop()
     return report

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
+from bench.soak_live import Watcher
 from bench.soak_load import World
 from licensing.mailer import message_id
 from models.audit import AuditEvent
@@ -96,6 +98,33 @@ async def check(
     # server stopped after it took a message but before its answer reached the sender.
     await _check_mail(before, world.public_base_url, inbox, len(kill_windows) + 1, report)
     _check_responses(world, kill_windows, report)
+
+
+def check_live(watchers: list[Watcher], final: int, heard: list[bool], report: Report) -> None:
+    """Open pages: each ended at the company's final version, and no connection went back (a
+    resync after the PostgreSQL listener reconnects may send the same version again)."""
+    events = sum(len(versions) for watcher in watchers for versions in watcher.connections)
+    connections = sum(len(watcher.connections) for watcher in watchers)
+    report.figures["live events"] = events
+    report.figures["live connections"] = connections
+    report.check(
+        "live: every open page was sent the company's final version",
+        all(heard),
+        f"final {final}, pages ended at {[watcher.newest for watcher in watchers]}",
+    )
+    backwards = [
+        versions
+        for watcher in watchers
+        for versions in watcher.connections
+        if any(later < earlier for earlier, later in itertools.pairwise(versions))
+    ]
+    report.check(
+        "live: versions never went back on a connection",
+        not backwards,
+        f"{len(backwards)} of {connections} connections went back",
+    )
+    refusals = [refusal for watcher in watchers for refusal in watcher.refusals]
+    report.check("live: no subscription was refused", not refusals, "; ".join(refusals[:3]))
 
 
 async def _check_pools(before: Baseline, events: list[AuditEvent], report: Report) -> None:

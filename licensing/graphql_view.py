@@ -54,6 +54,10 @@ class LicensingGraphQL(GraphQL[RequestContext, None]):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             connection_init_wait_timeout=dt.timedelta(seconds=settings.live_init_timeout_seconds),
             max_subscriptions_per_connection=SUBSCRIPTIONS_PER_CONNECTION,
+            # Pages of any origin may connect: a socket is worth nothing without the bearer token
+            # of connection_init, and a browser sends no credential of ours by itself (cookies
+            # are not used), which is what a same-origin rule protects.
+            allowed_origins=("*",),
         )
         self.settings = settings
         self.hub = hub

@@ -76,8 +76,12 @@ class LiveSocketHandler(BaseGraphQLTransportWSHandler[RequestContext, None]):
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         payload = message.get("payload", {})
-        if self.connection_init_received or not isinstance(payload, dict):
-            await super().handle_connection_init(message)  # Strawberry's 4429 and 4400
+        if (
+            self.connection_timed_out
+            or self.connection_init_received
+            or not isinstance(payload, dict)
+        ):
+            await super().handle_connection_init(message)  # Strawberry's 4429, 4400, or nothing
             return
         refusal = await self._admit(payload)
         if refusal is not None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -79,9 +81,14 @@ def _env(
 
 @asynccontextmanager
 async def _serving(env: dict[str, str]) -> AsyncIterator[Service]:
-    with Service(env) as service:
-        await service.until_healthy()
-        yield service
+    """A live `licensing serve`; once stopped, its log must hold no error."""
+    with tempfile.TemporaryDirectory() as folder:
+        log = Path(folder) / "serve.log"
+        with Service(env, log=log) as service:
+            await service.until_healthy()
+            yield service
+        errors = [line for line in log.read_text().splitlines() if '"level": "ERROR"' in line]
+        assert not errors, errors[:3]
 
 
 async def _post(
@@ -202,7 +209,14 @@ async def test_refused_changes_and_other_companies_send_nothing(
 
 async def test_close_codes_and_refusals(database_url: str, smtp: SmtpServer) -> None:
     tokens = await _prepare(database_url)
-    env = _env(database_url, smtp, LIVE_INIT_TIMEOUT_SECONDS="0.5", LIVE_CONNECTIONS_PER_TOKEN="2")
+    env = _env(
+        database_url,
+        smtp,
+        LIVE_INIT_TIMEOUT_SECONDS="0.5",
+        LIVE_CONNECTIONS_PER_TOKEN="2",
+        LIVE_MAX_MESSAGE_BYTES="4096",
+        MAX_QUERY_DEPTH="4",
+    )
     async with _serving(env) as service:
         base = service.base_url
         async with LiveClient.opened(base) as silent:
@@ -215,10 +229,24 @@ async def test_close_codes_and_refusals(database_url: str, smtp: SmtpServer) -> 
                 assert "token" in (reason or "").lower()
 
         async with LiveClient.connected(base, tokens["engineer"]) as engineer:
-            await engineer.subscribe()
+            await engineer.subscribe(VERSION_ONLY)
             refused = await engineer.event()
             assert [e["extensions"]["code"] for e in refused["errors"]] == ["FORBIDDEN"]
             assert (await engineer.receive())["type"] == "complete"
+
+        async with LiveClient.connected(base, tokens["owner"]) as client:
+            await client.subscribe()  # five levels deep
+            too_deep = await client.event()
+            assert [e["extensions"]["code"] for e in too_deep["errors"]] == ["QUERY_TOO_DEEP"]
+            assert (await client.receive())["type"] == "complete"
+            await client.subscribe(VERSION_ONLY + " " * 5000, operation_id="2")
+            assert (await client.closed())[0] == 1009  # message too big
+
+        async with LiveClient.connected(base, tokens["owner"]) as client:
+            await client.subscribe("subscription { licensesChanged {")
+            code, reason = await client.closed()
+            assert code == 4400
+            assert "Syntax Error" in (reason or "")
 
         async with LiveClient.connected(base, tokens["owner"]) as client:
             await client.subscribe("{ viewer { name } }")
@@ -250,8 +278,16 @@ async def test_close_codes_and_refusals(database_url: str, smtp: SmtpServer) -> 
             code, reason = await third.closed()
             assert code == 4403
             assert "2 live connections" in (reason or "")
-        # Closed connections are counted out: the token may connect again.
-        async with LiveClient.connected(base, tokens["finance"]):
+        # Connections that ended, even cut off mid-subscription, are counted out.
+        for _ in range(2):
+            async with LiveClient.connected(base, tokens["finance"]) as cut:
+                await cut.subscribe(VERSION_ONLY)
+                await cut.change()
+                cut.socket.transport.abort()
+        async with (
+            LiveClient.connected(base, tokens["finance"]),
+            LiveClient.connected(base, tokens["finance"]),
+        ):
             pass
 
 

@@ -73,6 +73,8 @@ def test_short_soak_with_faults_loses_nothing(database_url: str, tmp_path: Path)
     assert sum(changes.values()) > 1
     # Activity was reported throughout, and some of it made days billable.
     assert figures["billable days recorded"] > 0
+    # Pages stayed subscribed to live updates and were sent the changes.
+    assert figures["live events"] > 3
     if ON_POSTGRES:
         assert figures["workers killed (SIGKILL)"] == 1
         assert figures["slowest worker replacement (s)"] < 30

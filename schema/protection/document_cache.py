@@ -51,8 +51,13 @@ class DocumentCache(SchemaExtension):
             key = self._key(execution.query)
             self.entry = self.store.get(key)
             if self.entry is None:
-                # A syntax error raises here, and nothing is stored.
-                document = parse(execution.query, **execution.parse_options)
+                try:
+                    document = parse(execution.query, **execution.parse_options)
+                except GraphQLError:
+                    # Not stored: Strawberry's own parse reports it, where a subscription's
+                    # stream expects it (raised from this hook, it would escape the stream).
+                    yield
+                    return
                 self.entry = CachedDocument(document, len(execution.query))
                 self.store.put(key, self.entry)
             execution.graphql_document = self.entry.document

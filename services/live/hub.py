@@ -8,7 +8,7 @@ consumer gets the newest version when it asks for the next.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 
 class Watch:
@@ -62,6 +62,9 @@ class Hub:
             if not watches:
                 del self._watches[watch.company_id]
 
+    def watches(self, company_id: int) -> bool:
+        return company_id in self._watches
+
     def companies(self) -> list[int]:
         """The companies someone in this process is subscribed to."""
         return list(self._watches)
@@ -74,7 +77,3 @@ class Hub:
         for company_id, version in versions.items():
             for watch in self._watches.get(company_id, ()):
                 watch.offer(version, resend=resend)
-
-    def subscribers(self, company_ids: Iterable[int] | None = None) -> int:
-        chosen = self._watches if company_ids is None else company_ids
-        return sum(len(self._watches.get(company_id, ())) for company_id in chosen)

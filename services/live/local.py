@@ -28,7 +28,7 @@ class LocalFeed:
         self._polled_at = 0.0
 
     def _tell(self, company_id: int) -> None:
-        if company_id in self.hub.companies():
+        if self.hub.watches(company_id):
             self._told.add(company_id)
             self._woken.set()
 
