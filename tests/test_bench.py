@@ -64,3 +64,9 @@ def test_the_intake_benchmark_runs_in_smoke_mode() -> None:
             report,
             re.M,
         ), label
+
+
+def test_the_live_updates_benchmark_runs_in_smoke_mode() -> None:
+    report = _smoke_run("bench.live_latency")
+    assert "3 open pages, 5 changes, 1 worker(s)" in report
+    assert re.search(r"^\| answer to event, each page \(15 events\) \| [\d.]+ ms \|", report, re.M)
