@@ -1,26 +1,35 @@
 """The WebSocket side of /graphql: graphql-transport-ws, through Strawberry's own handler.
 
 What this adds to it: the bearer token of connection_init checked before the acknowledgement
-(a missing, bad or revoked one, or one over the connection caps, is closed with 4403), the
-connection's LiveSession for its subscriptions, and JSON sent as text frames, which browsers'
+(a missing, bad or revoked one is closed with 4403; one over the connection caps with 1013,
+try again later), the connection's LiveSession for its subscriptions, subscribe messages
+checked (a malformed payload is closed with 4400) and limited per connection, a client that
+leaves mid-event not logged as an error, and JSON sent as text frames, which browsers'
 graphql-ws clients parse (the HTTP side's encoder gives bytes, which would go out as binary).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from graphql import GraphQLFormattedError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    ErrorMessage,
+    SubscribeMessage,
+)
 
 from licensing.cached_answers import authenticate
 from licensing.settings import Settings
@@ -32,6 +41,20 @@ logger = logging.getLogger(__name__)
 # Close reasons (at most 123 bytes, as a WebSocket close frame allows).
 ASK_FOR_TOKEN = 'Send {"authorization": "Bearer TOKEN"} as the connection_init payload.'  # noqa: S105
 UNKNOWN_TOKEN = "The bearer token is unknown or revoked. Ask for a new token."  # noqa: S105
+BAD_REQUEST = 4400
+# The connection caps are a "try again later" (RFC 6455 1013), which graphql-ws clients retry;
+# a bad token (4403) is not worth retrying.
+TRY_AGAIN_LATER = 1013
+SUBSCRIBE_BURST = 20
+SUBSCRIBE_EVERY_SECONDS = 3.0
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a connection or a message is refused: the close code and its reason."""
+
+    code: int
+    reason: str
 
 
 class LiveConnections:
@@ -42,14 +65,18 @@ class LiveConnections:
         self.per_token: Counter[int] = Counter()
         self.per_company: Counter[int] = Counter()
 
-    def refusal(self, viewer: Viewer) -> str | None:
-        """Why one more connection of this viewer is refused, if it is."""
+    def refusal(self, viewer: Viewer) -> Refusal | None:
+        """Why one more connection of this viewer is refused, if it is: "try again later"."""
         per_token = self.settings.live_connections_per_token
         if self.per_token[viewer.token_id] >= per_token:
-            return f"This token has {per_token} live connections open already; close one first."
+            return Refusal(
+                TRY_AGAIN_LATER, f"This token has {per_token} live connections open; close one."
+            )
         per_company = self.settings.live_connections_per_company
         if self.per_company[viewer.company_id] >= per_company:
-            return f"The company has {per_company} live connections open already."
+            return Refusal(
+                TRY_AGAIN_LATER, f"The company has {per_company} live connections open already."
+            )
         return None
 
     def open(self, viewer: Viewer) -> None:
@@ -63,12 +90,39 @@ class LiveConnections:
         self.per_company += Counter()
 
 
+class SubscribeBucket:
+    """Subscribe messages a connection may send: a burst, then one every few seconds.
+
+    Each costs a parse and a validation, even one that fails (and is never charged to the
+    token's rate limit, which counts only what runs).
+    """
+
+    def __init__(
+        self, burst: int = SUBSCRIBE_BURST, every: float = SUBSCRIBE_EVERY_SECONDS
+    ) -> None:
+        self.burst = burst
+        self.every = every
+        self._left = float(burst)
+        self._at = time.monotonic()
+
+    def take(self) -> float | None:
+        """None if one may be sent now, else the seconds until one may."""
+        now = time.monotonic()
+        self._left = min(self.burst, self._left + (now - self._at) / self.every)
+        self._at = now
+        if self._left >= 1:
+            self._left -= 1
+            return None
+        return (1 - self._left) * self.every
+
+
 class LiveSocketHandler(BaseGraphQLTransportWSHandler[RequestContext, None]):
     """One WebSocket connection. The view (licensing/graphql_view.py) gives the hub and caps."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._opened: Viewer | None = None
+        self._subscribes = SubscribeBucket()
 
     @property
     def _connections(self) -> LiveConnections:
@@ -88,19 +142,22 @@ class LiveSocketHandler(BaseGraphQLTransportWSHandler[RequestContext, None]):
             self.connection_init_received = True
             if self.connection_init_timeout_task:
                 self.connection_init_timeout_task.cancel()
-            await self.websocket.close(code=FORBIDDEN, reason=refusal)
+            await self.websocket.close(code=refusal.code, reason=refusal.reason)
             return
         await super().handle_connection_init(message)
 
-    async def _admit(self, payload: Mapping[str, object]) -> str | None:
-        """Looks the token up and counts the connection in; the refusal's reason if not."""
-        header = payload.get("authorization")
+    async def _admit(self, payload: Mapping[str, object]) -> Refusal | None:
+        """Looks the token up and counts the connection in; the refusal if not."""
+        header = next(
+            (value for key, value in payload.items() if key.lower() == "authorization"), None
+        )
         if not isinstance(header, str) or not header:
-            return ASK_FOR_TOKEN
+            return Refusal(FORBIDDEN, ASK_FOR_TOKEN)
         auth = await authenticate(header, self.context.settings)
         viewer = auth.viewer
         if viewer is None:
-            return UNKNOWN_TOKEN if header.lower().startswith("bearer ") else ASK_FOR_TOKEN
+            bearer = header.lower().startswith("bearer ")
+            return Refusal(FORBIDDEN, UNKNOWN_TOKEN if bearer else ASK_FOR_TOKEN)
         refusal = self._connections.refusal(viewer)
         if refusal is not None:
             return refusal
@@ -114,8 +171,47 @@ class LiveSocketHandler(BaseGraphQLTransportWSHandler[RequestContext, None]):
         )
         return None
 
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        if not self.connection_acknowledged or message.get("id") in self.operations:
+            await super().handle_subscribe(message)  # Strawberry's 4401 and 4409
+            return
+        malformed = _malformed(message.get("payload"))
+        if malformed is not None:
+            await self.websocket.close(code=BAD_REQUEST, reason=malformed)
+            return
+        refusal = self._subscribe_refusal()
+        if refusal is not None:
+            await self.send_message(ErrorMessage(id=message["id"], type="error", payload=[refusal]))
+            return
+        # Each subscribe is a request of its own: nothing of an earlier one is kept for it.
+        self.context.forget_documents()
+        await super().handle_subscribe(message)
+
+    def _subscribe_refusal(self) -> GraphQLFormattedError | None:
+        """An error for a subscribe over the connection's limits, as GraphQL errors are."""
+        limit = self.max_subscriptions_per_connection
+        if limit is not None and len(self.operations) >= limit:
+            return _error(
+                f"A connection may run {limit} subscriptions at once. Complete one first.",
+                "TOO_MANY_SUBSCRIPTIONS",
+            )
+        wait = self._subscribes.take()
+        if wait is not None:
+            error = _error(
+                f"Too many subscribe messages on this connection. Retry in {wait:.1f} seconds.",
+                "THROTTLED",
+            )
+            error["extensions"] = {"code": "THROTTLED", "retryAfterSeconds": round(wait, 1)}
+            return error
+        return None
+
     async def _close(self, code: int, reason: str) -> None:
         await self.websocket.close(code=code, reason=reason)
+
+    async def handle_task_exception(self, error: Exception) -> None:
+        if isinstance(error, WebSocketDisconnected):  # the client left while an event was sent
+            return
+        await super().handle_task_exception(error)
 
     async def shutdown(self) -> None:
         try:
@@ -124,6 +220,22 @@ class LiveSocketHandler(BaseGraphQLTransportWSHandler[RequestContext, None]):
             if self._opened is not None:
                 self._connections.close(self._opened)
                 self._opened = None
+
+
+def _error(message: str, code: str) -> GraphQLFormattedError:
+    return {"message": message, "extensions": {"code": code}}
+
+
+def _malformed(payload: object) -> str | None:
+    """Why a subscribe message's payload cannot be run, if it cannot."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+        return "The subscribe payload needs a `query` string."
+    for key in ("variables", "extensions"):
+        if not isinstance(payload.get(key) or {}, dict):
+            return f"The subscribe payload's `{key}` must be an object."
+    if not isinstance(payload.get("operationName") or "", str):
+        return "The subscribe payload's `operationName` must be a string."
+    return None
 
 
 class TextFrameAdapter(ASGIWebSocketAdapter):

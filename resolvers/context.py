@@ -67,6 +67,11 @@ class RequestContext:
             now=self.settings.clock.now(), company_id=viewer.company_id if viewer else None
         )
 
+    def forget_documents(self) -> None:
+        """A connection's next operation starts as a request of its own (WebSockets)."""
+        self._digests.clear()
+        self.admitted.clear()
+
     def digest_of(self, query: str) -> str:
         found = self._digests.get(query)
         if found is None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from contextlib import aclosing
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import (
     DisableIntrospection,
     MaskErrors,
@@ -15,9 +17,10 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 from strawberry.schema.config import StrawberryConfig
-from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES, StreamResult
 from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from licensing.settings import Settings
@@ -42,7 +45,13 @@ logger = logging.getLogger("licensing.errors")
 def _is_unexpected(error: GraphQLError) -> bool:
     """Mask errors raised by our own code unless they are deliberate client errors."""
     original = error.original_error
-    deliberate = (ClientError, GraphQLError, InvalidOperationTypeError)
+    deliberate = (
+        ClientError,
+        GraphQLError,
+        InvalidOperationTypeError,
+        CannotGetOperationTypeError,
+        MissingQueryError,
+    )
     return original is not None and not isinstance(original, deliberate)
 
 
@@ -97,7 +106,7 @@ class LicensingSchema(strawberry.Schema):
         operation_extensions: dict[str, Any] | None = None,
         allowed_operation_types: Iterable[OperationType] | None = None,
     ) -> StreamResult:
-        return await super().stream(
+        results = await super().stream(
             query,
             variable_values=variable_values,
             context_value=context_value,
@@ -106,6 +115,7 @@ class LicensingSchema(strawberry.Schema):
             operation_extensions=operation_extensions,
             allowed_operation_types=(OperationType.SUBSCRIPTION,),
         )
+        return _refusal_as_error(results)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -125,6 +135,28 @@ class LicensingSchema(strawberry.Schema):
                 exc_info=error.original_error,
                 extra={"fields": {"requestId": request_id}},
             )
+
+
+async def _refusal_as_error(results: StreamResult) -> StreamResult:
+    """A subscription refused before its first event (FORBIDDEN, THROTTLED, a limit) ends in an
+    `error` message, which graphql-ws clients pass to their error handler, not in a `next`
+    without data."""
+    async with aclosing(results):
+        first = True
+        async for result in results:
+            refused = (
+                first
+                and isinstance(result, ExecutionResult)
+                and not isinstance(result, PreExecutionError)
+                and result.data is None
+                and result.errors
+            )
+            if refused:
+                assert isinstance(result, ExecutionResult)
+                yield PreExecutionError(None, result.errors, result.extensions)
+                return
+            first = False
+            yield result
 
 
 def _extensions(settings: Settings, answers: ResponseStore | None) -> list[Any]:

@@ -69,14 +69,12 @@ async def _prepare(database_url: str, *, other_company: bool = False) -> dict[st
 def _env(
     database_url: str, smtp: SmtpServer, today: dt.date = TODAY, **extra: str
 ) -> dict[str, str]:
-    return service_env(
-        database_url,
-        smtp.port,
-        LICENSING_TODAY=today.isoformat(),
-        OUTBOX_POLL_SECONDS="0.05",
-        RATE_LIMIT_ENABLED="false",
-        **extra,
-    )
+    settings = {
+        "LICENSING_TODAY": today.isoformat(),
+        "OUTBOX_POLL_SECONDS": "0.05",
+        "RATE_LIMIT_ENABLED": "false",
+    }
+    return service_env(database_url, smtp.port, **(settings | extra))
 
 
 @asynccontextmanager
@@ -228,25 +226,32 @@ async def test_close_codes_and_refusals(database_url: str, smtp: SmtpServer) -> 
                 assert code == 4403, (payload, code)
                 assert "token" in (reason or "").lower()
 
+        # Refusals are `error` messages, which graphql-ws hands to the error callback.
         async with LiveClient.connected(base, tokens["engineer"]) as engineer:
             await engineer.subscribe(VERSION_ONLY)
-            refused = await engineer.event()
-            assert [e["extensions"]["code"] for e in refused["errors"]] == ["FORBIDDEN"]
-            assert (await engineer.receive())["type"] == "complete"
-
+            assert _codes(await engineer.receive()) == ["FORBIDDEN"]
         async with LiveClient.connected(base, tokens["owner"]) as client:
             await client.subscribe()  # five levels deep
-            too_deep = await client.event()
-            assert [e["extensions"]["code"] for e in too_deep["errors"]] == ["QUERY_TOO_DEEP"]
-            assert (await client.receive())["type"] == "complete"
-            await client.subscribe(VERSION_ONLY + " " * 5000, operation_id="2")
+            assert _codes(await client.receive()) == ["QUERY_TOO_DEEP"]
+            for n in range(10):
+                await client.subscribe(VERSION_ONLY, operation_id=f"s{n}")
+                await client.change()
+            await client.subscribe(VERSION_ONLY, operation_id="one too many")
+            assert _codes(await client.receive()) == ["TOO_MANY_SUBSCRIPTIONS"]
+            await client.subscribe(VERSION_ONLY + " " * 5000, operation_id="big")
             assert (await client.closed())[0] == 1009  # message too big
 
-        async with LiveClient.connected(base, tokens["owner"]) as client:
-            await client.subscribe("subscription { licensesChanged {")
-            code, reason = await client.closed()
-            assert code == 4400
-            assert "Syntax Error" in (reason or "")
+        for malformed, why in (
+            ({"query": 123}, "query"),
+            ({"query": VERSION_ONLY, "variables": [1]}, "variables"),
+            ({"query": "subscription { licensesChanged {"}, "Syntax Error"),
+            ({"query": VERSION_ONLY, "operationName": "Typo"}, 'Unknown operation named "Typo"'),
+        ):
+            async with LiveClient.connected(base, tokens["owner"]) as client:
+                await client.send({"id": "1", "type": "subscribe", "payload": malformed})
+                code, reason = await client.closed()
+                assert code == 4400, malformed
+                assert why in (reason or "")
 
         async with LiveClient.connected(base, tokens["owner"]) as client:
             await client.subscribe("{ viewer { name } }")
@@ -269,14 +274,11 @@ async def test_close_codes_and_refusals(database_url: str, smtp: SmtpServer) -> 
             LiveClient.connected(base, tokens["finance"]),
             LiveClient.opened(base) as third,
         ):
-            await third.send(
-                {
-                    "type": "connection_init",
-                    "payload": {"authorization": f"Bearer {tokens['finance']}"},
-                }
-            )
+            # The key is taken in any case, as HTTP's header is.
+            init = {"Authorization": f"Bearer {tokens['finance']}"}
+            await third.send({"type": "connection_init", "payload": init})
             code, reason = await third.closed()
-            assert code == 4403
+            assert code == 1013  # try again later: graphql-ws clients retry it
             assert "2 live connections" in (reason or "")
         # Connections that ended, even cut off mid-subscription, are counted out.
         for _ in range(2):
@@ -289,6 +291,11 @@ async def test_close_codes_and_refusals(database_url: str, smtp: SmtpServer) -> 
             LiveClient.connected(base, tokens["finance"]),
         ):
             pass
+
+
+def _codes(message: dict[str, Any]) -> list[str]:
+    assert message["type"] == "error", message
+    return [error["extensions"]["code"] for error in message["payload"]]
 
 
 async def test_a_revoked_token_or_deleted_user_is_closed_before_the_next_event(
@@ -325,18 +332,19 @@ async def test_a_burst_of_changes_reaches_a_reader_that_paused_as_the_newest_ver
 ) -> None:
     tokens = await _prepare(database_url)
     async with (
-        _serving(_env(database_url, smtp)) as service,
+        _serving(_env(database_url, smtp, LIVE_CONNECTIONS_PER_TOKEN="50")) as service,
         LiveClient.connected(service.base_url, tokens["owner"]) as client,
     ):
         await client.subscribe(VERSION_ONLY)
         first = int((await client.change())["version"])
         # Not reading meanwhile: 12 changes, 6 at a time.
-        for _ in range(2):
+        for burst in range(2):
             await asyncio.gather(
                 *(
                     _post(service, ASSIGN, {"u": ERIN, "k": kind}, tokens["owner"])
                     for kind in ("MONTHLY", "DAILY", "MONTHLY", "DAILY", "MONTHLY", "DAILY")
-                )
+                ),
+                *(_come_and_go(service, tokens["finance"]) for _ in range(4) if burst == 0),
             )
         async with orm(database_url):
             from models.company import Company
@@ -348,6 +356,49 @@ async def test_a_burst_of_changes_reaches_a_reader_that_paused_as_the_newest_ver
             seen.append(int((await client.change())["version"]))
         assert seen == sorted(set(seen))
         assert seen[-1] == newest
+
+
+async def _come_and_go(service: Service, token: str) -> None:
+    """Pages that subscribe thrice and leave before their first events are sent: those
+    events go nowhere, and the service's log must hold no error for it (see _serving)."""
+    for n in range(8):
+        async with LiveClient.connected(service.base_url, token) as page:
+            for operation in ("1", "2", "3"):
+                await page.subscribe(operation_id=operation)
+            if n % 2:
+                page.socket.transport.abort()
+
+
+async def test_each_event_is_paid_from_the_token_bucket_and_changes_merge_while_it_fills(
+    database_url: str, smtp: SmtpServer
+) -> None:
+    tokens = await _prepare(database_url)
+    async with orm(database_url):
+        changers = [await create_token(email=ACME["owner"], now=CLOCK.now()) for _ in range(3)]
+    # The page's selection costs 10: subscribing takes 10 of 25, the first change's event the
+    # next 10; the one after waits for 10 more at 2 a second.
+    env = _env(
+        database_url,
+        smtp,
+        RATE_LIMIT_ENABLED="true",
+        RATE_LIMIT_CAPACITY="25",
+        RATE_LIMIT_RESTORE_RATE="2",
+    )
+    async with (
+        _serving(env) as service,
+        LiveClient.connected(service.base_url, tokens["owner"]) as client,
+    ):
+        await client.subscribe()
+        first = await client.event()
+        assert first["extensions"]["cost"]["requestedQueryCost"] == 10
+        version = int(first["data"]["licensesChanged"]["version"])
+        await _post(service, DELETE, {"c": JOBS, "q": 1}, changers[0])
+        assert int((await client.change())["version"]) == version + 1
+        await _post(service, DELETE, {"c": JOBS, "q": 1}, changers[1])
+        await _post(service, ASSIGN, {"u": ERIN, "k": "CONTRACTED"}, changers[2])
+        merged = await client.event()
+        assert int(merged["data"]["licensesChanged"]["version"]) == version + 3
+        assert merged["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"] < 10
 
 
 def test_a_watch_keeps_only_the_newest_version() -> None:

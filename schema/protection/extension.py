@@ -7,9 +7,10 @@ are GraphQL errors with an `extensions.code` and nothing runs. Every response re
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from graphql import ExecutionResult as GraphQLExecutionResult
@@ -109,11 +110,25 @@ class ApiProtection(SchemaExtension):
                 ctx.admitted.add(ctx.digest_of(self.execution_context.query or ""))
         yield
 
-    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
-        """Each result of a subscription is sent as it comes: labelled here, not at the end."""
+    async def on_stream_result(self, result: StreamExecutionResult) -> AsyncIterator[None]:
+        """Each result of a subscription is sent as it comes: labelled here, not at the end.
+
+        Once an event is sent, the next one is paid for before it is read: a token short of
+        its bucket gets it later, and the changes meanwhile merged into it.
+        """
         for error in getattr(result, "errors", None) or []:
             _label(error)
         yield
+        ctx = self.ctx
+        if ctx is not None and getattr(result, "data", None) and ctx.settings.rate_limit_enabled:
+            await self._pay_for_next_event(ctx)
+
+    async def _pay_for_next_event(self, ctx: RequestContext) -> None:
+        while True:
+            self.decision = await protection.take_cost(ctx, self.analysis.cost)
+            if self.decision.allowed:
+                return
+            await asyncio.sleep(self.decision.retry_after_seconds)
 
     def _limit_refusal(self, ctx: RequestContext) -> ClientError | None:
         settings, found = ctx.settings, self.analysis

@@ -28,16 +28,18 @@ class LocalFeed:
         self._polled_at = 0.0
 
     def _tell(self, company_id: int) -> None:
-        if self.hub.watches(company_id):
-            self._told.add(company_id)
-            self._woken.set()
+        # Kept even if nobody watches yet: a subscriber may start before this change commits.
+        self._told.add(company_id)
+        self._woken.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         forget = signal.listen_locally(self._tell)
         try:
+            loop = asyncio.get_running_loop()
             while not stop.is_set():
+                until_poll = self._polled_at + self.poll_seconds - loop.time()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._woken.wait(), timeout=self.poll_seconds)
+                    await asyncio.wait_for(self._woken.wait(), timeout=max(until_poll, 0.0))
                 try:
                     await self._pass()
                 except Exception:
@@ -48,10 +50,13 @@ class LocalFeed:
     async def _pass(self) -> None:
         self._woken.clear()
         told, self._told = self._told, set()
-        if told:
+        # Read even for companies nobody watched when told: one may have subscribed since, and
+        # read the version from before this change. With no subscriber at all, nothing is read.
+        if told and self.hub.companies():
             self.hub.publish_all(await versions.after_open_writes(sorted(told)))
         now = asyncio.get_running_loop().time()
-        watched = self.hub.companies()
-        if watched and now - self._polled_at >= self.poll_seconds:
+        if now - self._polled_at >= self.poll_seconds:
             self._polled_at = now
-            self.hub.publish_all(await versions.committed(watched))
+            watched = self.hub.companies()
+            if watched:
+                self.hub.publish_all(await versions.committed(watched))

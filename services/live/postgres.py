@@ -23,6 +23,7 @@ from services.live.hub import Hub
 logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 10.0
 HEARTBEAT_TIMEOUT_SECONDS = 5.0
+CONNECT_TIMEOUT_SECONDS = 5.0
 FIRST_PAUSE_SECONDS = 0.2
 LONGEST_PAUSE_SECONDS = 30.0
 
@@ -45,7 +46,9 @@ class PostgresFeed:
         pause = FIRST_PAUSE_SECONDS
         while not stop.is_set():
             try:
-                connection = await asyncpg.connect(**self.connect_options)
+                connection = await asyncpg.connect(
+                    **self.connect_options, timeout=CONNECT_TIMEOUT_SECONDS
+                )
             except (OSError, asyncpg.PostgresError, TimeoutError) as error:
                 logger.warning("live updates: cannot listen (%s); retrying in %.1f s", error, pause)
                 await _pause(stop, pause)
