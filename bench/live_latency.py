@@ -138,9 +138,8 @@ async def run(database_url: str | None, workers: int, pages: int, changes: int) 
         with Service(env, workers=workers) as service:
             await service.until_healthy()
             figures = await measure(service.base_url, tokens, pages, changes)
-    print(
-        f"Machine: {platform.machine()}, {platform.python_version()}; database: {url.split(':')[0]}"
-    )
+    database = url.split(":", 1)[0]
+    print(f"Machine: {platform.machine()}, Python {platform.python_version()}; {database}")
     print(f"{pages} open pages, {changes} changes, {workers} worker(s)")
     print("| measure | p50 | p99 | max |")
     print("| --- | --- | --- | --- |")
