@@ -10,7 +10,6 @@ graphql-ws clients parse (the HTTP side's encoder gives bytes, which would go ou
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -37,7 +36,6 @@ from resolvers.context import LiveSession, RequestContext
 from resolvers.live import FORBIDDEN
 from services.access import Viewer
 
-logger = logging.getLogger(__name__)
 # Close reasons (at most 123 bytes, as a WebSocket close frame allows).
 ASK_FOR_TOKEN = 'Send {"authorization": "Bearer TOKEN"} as the connection_init payload.'  # noqa: S105
 UNKNOWN_TOKEN = "The bearer token is unknown or revoked. Ask for a new token."  # noqa: S105
