@@ -10,9 +10,10 @@ graphql-ws clients parse (the HTTP side's encoder gives bytes, which would go ou
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,29 +21,34 @@ import orjson
 from graphql import GraphQLFormattedError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
-from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.http.exceptions import (
+    NonJsonMessageReceived,
+    NonTextMessageReceived,
+    WebSocketDisconnected,
+)
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
     ErrorMessage,
+    Message,
     SubscribeMessage,
 )
 
 from licensing.cached_answers import authenticate
 from licensing.settings import Settings
 from resolvers.context import LiveSession, RequestContext
-from resolvers.live import FORBIDDEN
+
+# The connection caps are a "try again later", which graphql-ws clients retry; a bad token
+# (Forbidden) is not worth retrying.
+from resolvers.live import FORBIDDEN, TRY_AGAIN_LATER
 from services.access import Viewer
 
 # Close reasons (at most 123 bytes, as a WebSocket close frame allows).
 ASK_FOR_TOKEN = 'Send {"authorization": "Bearer TOKEN"} as the connection_init payload.'  # noqa: S105
 UNKNOWN_TOKEN = "The bearer token is unknown or revoked. Ask for a new token."  # noqa: S105
 BAD_REQUEST = 4400
-# The connection caps are a "try again later" (RFC 6455 1013), which graphql-ws clients retry;
-# a bad token (4403) is not worth retrying.
-TRY_AGAIN_LATER = 1013
 SUBSCRIBE_BURST = 20
 SUBSCRIBE_EVERY_SECONDS = 3.0
 
@@ -125,6 +131,19 @@ class LiveSocketHandler(BaseGraphQLTransportWSHandler[RequestContext, None]):
     @property
     def _connections(self) -> LiveConnections:
         return self.view.live_connections  # type: ignore[attr-defined, no-any-return]
+
+    async def handle_message(self, message: Message) -> None:
+        """Strawberry reads the fields of a message as they should be; checked here first."""
+        shaped = isinstance(message, dict) and isinstance(message.get("type"), str)
+        if not shaped:
+            await self.handle_invalid_message("Each message must be a JSON object with a `type`.")
+            return
+        if message["type"] in ("subscribe", "complete") and not isinstance(message.get("id"), str):
+            await self.handle_invalid_message(
+                "Subscribe and complete messages need an `id` string."
+            )
+            return
+        await super().handle_message(message)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         payload = message.get("payload", {})
@@ -228,16 +247,39 @@ def _malformed(payload: object) -> str | None:
     """Why a subscribe message's payload cannot be run, if it cannot."""
     if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
         return "The subscribe payload needs a `query` string."
-    for key in ("variables", "extensions"):
-        if not isinstance(payload.get(key) or {}, dict):
-            return f"The subscribe payload's `{key}` must be an object."
-    if not isinstance(payload.get("operationName") or "", str):
-        return "The subscribe payload's `operationName` must be a string."
+    for key, kind, name in (
+        ("variables", dict, "an object"),
+        ("extensions", dict, "an object"),
+        ("operationName", str, "a string"),
+    ):
+        value = payload.get(key)
+        if value is not None and not isinstance(value, kind):
+            return f"The subscribe payload's `{key}` must be {name} or null."
     return None
 
 
 class TextFrameAdapter(ASGIWebSocketAdapter):
-    """JSON as text frames; a close after the socket closed is a no-op."""
+    """JSON in text frames both ways; a close after the socket closed is a no-op.
+
+    Frames are read with `json.loads`, not the view's HTTP body decoder, whose refusals are
+    HTTP errors (the handler checks each message's shape: LiveSocketHandler.handle_message).
+    """
+
+    async def iter_json(
+        self, *, ignore_parsing_errors: bool = False
+    ) -> AsyncGenerator[object, None]:
+        try:
+            while self.ws.application_state != WebSocketState.DISCONNECTED:
+                text = await self.ws.receive_text()
+                try:
+                    yield json.loads(text)
+                except ValueError:
+                    if not ignore_parsing_errors:
+                        raise NonJsonMessageReceived from None
+        except KeyError as binary:  # a binary frame has no "text"
+            raise NonTextMessageReceived from binary
+        except WebSocketDisconnect:
+            return
 
     async def send_json(self, message: Mapping[str, object]) -> None:
         try:

@@ -20,6 +20,7 @@ from services.access import (
 from services.errors import AccessDenied
 from services.live.hub import Hub
 from services.protection.persisted_queries import sha256_of
+from services.protection.rate_limit import Decision
 
 
 @dataclass
@@ -33,6 +34,8 @@ class LiveSession:
     close: Callable[[int, str], Awaitable[None]]
     # One event of the connection at a time: each is read with loaders of its own.
     turn: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # The token's bucket as its last event's payment left it (reported in extensions.cost).
+    decision: Decision | None = None
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from contextlib import aclosing
-from typing import Any
+from typing import Any, TypeGuard
 
 import strawberry
 from graphql import GraphQLError
@@ -140,23 +140,29 @@ class LicensingSchema(strawberry.Schema):
 async def _refusal_as_error(results: StreamResult) -> StreamResult:
     """A subscription refused before its first event (FORBIDDEN, THROTTLED, a limit) ends in an
     `error` message, which graphql-ws clients pass to their error handler, not in a `next`
-    without data."""
+    without data. A refusal has no path; an error reading an event's fields has one, and stays
+    in that event."""
+    refusal: ExecutionResult | None = None
     async with aclosing(results):
         first = True
         async for result in results:
-            refused = (
-                first
-                and isinstance(result, ExecutionResult)
-                and not isinstance(result, PreExecutionError)
-                and result.data is None
-                and result.errors
-            )
-            if refused:
-                assert isinstance(result, ExecutionResult)
-                yield PreExecutionError(None, result.errors, result.extensions)
-                return
+            if first and _is_refusal(result):
+                refusal = result  # the stream ends after it: let it end (and log its line)
+                continue
             first = False
             yield result
+    if refusal is not None:
+        yield PreExecutionError(None, refusal.errors, refusal.extensions)
+
+
+def _is_refusal(result: object) -> TypeGuard[ExecutionResult]:
+    return (
+        isinstance(result, ExecutionResult)
+        and not isinstance(result, PreExecutionError)
+        and result.data is None
+        and bool(result.errors)
+        and all(error.path is None for error in result.errors or ())
+    )
 
 
 def _extensions(settings: Settings, answers: ResponseStore | None) -> list[Any]:

@@ -241,17 +241,27 @@ async def test_close_codes_and_refusals(database_url: str, smtp: SmtpServer) -> 
             await client.subscribe(VERSION_ONLY + " " * 5000, operation_id="big")
             assert (await client.closed())[0] == 1009  # message too big
 
+        subscribe = {"id": "1", "type": "subscribe"}
         for malformed, why in (
-            ({"query": 123}, "query"),
-            ({"query": VERSION_ONLY, "variables": [1]}, "variables"),
-            ({"query": "subscription { licensesChanged {"}, "Syntax Error"),
-            ({"query": VERSION_ONLY, "operationName": "Typo"}, 'Unknown operation named "Typo"'),
+            (subscribe | {"payload": {"query": 123}}, "query"),
+            (subscribe | {"payload": {"query": VERSION_ONLY, "variables": [1]}}, "variables"),
+            (subscribe | {"payload": {"query": VERSION_ONLY, "variables": 0}}, "variables"),
+            (subscribe | {"payload": {"query": "subscription { licensesChanged {"}}, "Syntax"),
+            (
+                subscribe | {"payload": {"query": VERSION_ONLY, "operationName": "Typo"}},
+                'Unknown operation named "Typo"',
+            ),
+            (subscribe | {"id": 7, "payload": {"query": VERSION_ONLY}}, "`id`"),
+            ({"type": "complete", "id": []}, "`id`"),
+            (1, "JSON object"),
+            (None, "JSON object"),
+            ([{"type": "ping"}], "JSON object"),
         ):
             async with LiveClient.connected(base, tokens["owner"]) as client:
-                await client.send({"id": "1", "type": "subscribe", "payload": malformed})
+                await client.socket.send(json.dumps(malformed))
                 code, reason = await client.closed()
                 assert code == 4400, malformed
-                assert why in (reason or "")
+                assert why in (reason or ""), (malformed, reason)
 
         async with LiveClient.connected(base, tokens["owner"]) as client:
             await client.subscribe("{ viewer { name } }")

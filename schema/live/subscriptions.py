@@ -9,6 +9,7 @@ import strawberry
 
 from resolvers import live as resolve
 from schema.live.types import LicensesChangedEvent
+from schema.protection.cost import running_cost
 from schema.scalars import Int64
 
 
@@ -27,6 +28,7 @@ class LiveUpdates:
         self, info: strawberry.Info
     ) -> AsyncGenerator[LicensesChangedEvent, None]:
         # Closed with this generator: the resolver's lock and watch go when the client does.
-        async with aclosing(resolve.licenses_changed(info.context)) as versions:
+        event_cost = running_cost(info._raw_info)
+        async with aclosing(resolve.licenses_changed(info.context, event_cost)) as versions:
             async for version in versions:
                 yield LicensesChangedEvent(version=Int64(version))

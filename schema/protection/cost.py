@@ -23,6 +23,7 @@ from graphql import (
     GraphQLList,
     GraphQLNamedType,
     GraphQLObjectType,
+    GraphQLResolveInfo,
     GraphQLSchema,
     InlineFragmentNode,
     OperationDefinitionNode,
@@ -34,6 +35,7 @@ from graphql import (
     is_leaf_type,
     value_from_ast_untyped,
 )
+from graphql.execution.values import VariableValues
 
 from schema.protection.bounded_cache import ByteBoundedLru, digest
 
@@ -215,6 +217,16 @@ def analyze(
     # Every request is work: `{ __typename }` costs 1, so throttling sees a flood of them.
     walker.analysis.cost = max(cost, MINIMUM_COST)
     return walker.analysis
+
+
+def running_cost(info: GraphQLResolveInfo[Any]) -> int:
+    """The cost of the operation a resolver runs in: a subscription's, paid for each event."""
+    document = DocumentNode(definitions=(info.operation, *info.fragments.values()))
+    # graphql-core gives the coerced values, or (when resolving a subscription's source) them
+    # as a plain dict.
+    variables = info.variable_values
+    coerced = variables.coerced if isinstance(variables, VariableValues) else dict(variables)
+    return analyze(info.schema, document, None, coerced).cost
 
 
 def objects_in(data: Any) -> int:

@@ -7,10 +7,9 @@ are GraphQL errors with an `extensions.code` and nothing runs. Every response re
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from graphql import ExecutionResult as GraphQLExecutionResult
@@ -110,25 +109,11 @@ class ApiProtection(SchemaExtension):
                 ctx.admitted.add(ctx.digest_of(self.execution_context.query or ""))
         yield
 
-    async def on_stream_result(self, result: StreamExecutionResult) -> AsyncIterator[None]:
-        """Each result of a subscription is sent as it comes: labelled here, not at the end.
-
-        Once an event is sent, the next one is paid for before it is read: a token short of
-        its bucket gets it later, and the changes meanwhile merged into it.
-        """
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        """Each result of a subscription is sent as it comes: labelled here, not at the end."""
         for error in getattr(result, "errors", None) or []:
             _label(error)
         yield
-        ctx = self.ctx
-        if ctx is not None and getattr(result, "data", None) and ctx.settings.rate_limit_enabled:
-            await self._pay_for_next_event(ctx)
-
-    async def _pay_for_next_event(self, ctx: RequestContext) -> None:
-        while True:
-            self.decision = await protection.take_cost(ctx, self.analysis.cost)
-            if self.decision.allowed:
-                return
-            await asyncio.sleep(self.decision.retry_after_seconds)
 
     def _limit_refusal(self, ctx: RequestContext) -> ClientError | None:
         settings, found = ctx.settings, self.analysis
@@ -192,8 +177,10 @@ class ApiProtection(SchemaExtension):
         ctx = self.ctx
         if ctx is None:
             return {}
+        # A subscription's later events are paid by its resolver (resolvers/live.py).
+        decision = (ctx.live.decision if ctx.live else None) or self.decision
         return protection.cost_extension(
-            ctx.settings, self.analysis.cost, self._actual_cost(), self.decision
+            ctx.settings, self.analysis.cost, self._actual_cost(), decision
         )
 
     def _log(self, errors: list[GraphQLError], seconds: float) -> None:

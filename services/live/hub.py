@@ -43,6 +43,14 @@ class Watch:
                 self._sent = self._newest
                 return self._newest
 
+    def catch_up(self, version: int) -> int:
+        """The newest version offered since `version` was returned (or it), taken as sent."""
+        if self._newest > self._sent:
+            self._sent = self._newest
+            self._ready.clear()
+        self._resend = False
+        return max(version, self._sent)
+
 
 class Hub:
     """Fan-out of committed versions to this process's subscribers."""

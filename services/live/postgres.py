@@ -39,7 +39,7 @@ class PostgresFeed:
         self.hub = hub
         self.connect_options = dict(connect_options)
         self.heartbeat_seconds = heartbeat_seconds
-        # How many times the listener has (re)connected: operators and tests can see it.
+        # How many times the listener has listened and resynced.
         self.connections = 0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -54,13 +54,15 @@ class PostgresFeed:
                 await _pause(stop, pause)
                 pause = min(pause * 2, LONGEST_PAUSE_SECONDS)
                 continue
+            listened = self.connections
             try:
                 await self._listen(connection, stop)
-                pause = FIRST_PAUSE_SECONDS
             except Exception as error:  # a lost connection, or a failed resync: listen again
                 logger.warning("live updates: the listener stopped (%s); listening again", error)
             finally:
                 connection.terminate()
+            if self.connections > listened:  # it listened and resynced: start the pauses over
+                pause = FIRST_PAUSE_SECONDS
             await _pause(stop, pause)
             pause = min(pause * 2, LONGEST_PAUSE_SECONDS)
 
@@ -68,11 +70,11 @@ class PostgresFeed:
         lost = asyncio.Event()
         connection.add_termination_listener(lambda _: lost.set())
         await connection.add_listener(signal.CHANNEL, self._heard)
-        self.connections += 1
-        if self.connections > 1:
+        if self.connections > 0:
             logger.info("live updates: listening again; sending subscribers their versions")
         # After LISTEN: a change committed from here on is heard, one before is read.
         await self._resync()
+        self.connections += 1
         while not (stop.is_set() or lost.is_set()):
             await _first_of(stop, lost, seconds=self.heartbeat_seconds)
             if not (stop.is_set() or lost.is_set()):
