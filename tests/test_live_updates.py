@@ -401,6 +401,7 @@ async def test_each_event_is_paid_from_the_token_bucket_and_changes_merge_while_
         await client.subscribe()
         first = await client.event()
         assert first["extensions"]["cost"]["requestedQueryCost"] == 10
+        assert first["extensions"]["cost"]["actualQueryCost"] == 10
         version = int(first["data"]["licensesChanged"]["version"])
         await _post(service, DELETE, {"c": JOBS, "q": 1}, changers[0])
         assert int((await client.change())["version"]) == version + 1

@@ -39,9 +39,6 @@ def _code_for(error: GraphQLError) -> str:
     return "GRAPHQL_VALIDATION_FAILED"
 
 
-# Charged their requested cost: mutations whatever they return, subscriptions once for all
-# their events (each event's cost is its selection's, known when it is subscribed).
-_PAID_AHEAD = frozenset({OperationType.MUTATION, OperationType.SUBSCRIPTION})
 WRONG_TRANSPORT = {
     OperationType.SUBSCRIPTION: "Subscriptions are served over a WebSocket at /graphql "
     "(graphql-transport-ws protocol), not over HTTP.",
@@ -165,12 +162,24 @@ class ApiProtection(SchemaExtension):
         error.extensions = {**(error.extensions or {}), "retryAfterSeconds": wait}
         return error
 
+    def _operation_type(self) -> OperationType | None:
+        """None when there is no document, or no operation of the name asked for."""
+        try:
+            return self.execution_context.operation_type
+        except RuntimeError:
+            return None
+
     def _actual_cost(self) -> int:
-        result = self.execution_context.result
-        if self.refused or result is None or not result.data:
+        operation_type = self._operation_type()
+        if self.refused or operation_type is None:
             return 0
-        if self.analysis.root_fields and self.execution_context.operation_type in _PAID_AHEAD:
-            return self.analysis.cost  # what was charged, whatever comes back
+        if operation_type is OperationType.SUBSCRIPTION:
+            return self.analysis.cost  # what each event is charged (its result is not known yet)
+        result = self.execution_context.result
+        if result is None or not result.data:
+            return 0
+        if self.analysis.root_fields and operation_type is OperationType.MUTATION:
+            return self.analysis.cost  # what the mutations were charged, whatever they return
         return actual_cost(result.data)
 
     def get_results(self) -> dict[str, Any]:
