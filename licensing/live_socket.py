@@ -288,8 +288,6 @@ class TextFrameAdapter(ASGIWebSocketAdapter):
             raise WebSocketDisconnected from exc
 
     async def close(self, code: int, reason: str) -> None:
-        if self.ws.application_state is WebSocketState.DISCONNECTED:
-            return
-        if self.ws.client_state is WebSocketState.DISCONNECTED:
-            return
-        await self.ws.close(code=code, reason=reason)
+        gone = WebSocketState.DISCONNECTED
+        if gone not in (self.ws.application_state, self.ws.client_state):
+            await self.ws.close(code=code, reason=reason)

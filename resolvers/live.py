@@ -9,7 +9,6 @@ from typing import NoReturn
 
 from resolvers import protection
 from resolvers.context import LiveSession, RequestContext
-from resolvers.errors import bad_request
 from services.access import require_license_manager
 from services.errors import AccessDenied
 from services.live import versions
@@ -23,9 +22,6 @@ TRY_AGAIN_LATER = 1013
 CANNOT_CHECK = "The service could not check the token just now: connect again."
 TOKEN_GONE = "The token was revoked or its user removed: connect again with a valid token."  # noqa: S105
 NO_LONGER_ALLOWED = "This user may no longer read licenses."
-SUBSCRIBE_OVER_WEBSOCKET = (
-    "Subscriptions are served over a WebSocket at /graphql (graphql-transport-ws protocol)."
-)
 
 
 async def licenses_changed(ctx: RequestContext, event_cost: int) -> AsyncGenerator[int, None]:
@@ -38,8 +34,7 @@ async def licenses_changed(ctx: RequestContext, event_cost: int) -> AsyncGenerat
     """
     viewer = ctx.license_manager()
     live = ctx.live
-    if live is None:
-        raise bad_request(SUBSCRIBE_OVER_WEBSOCKET)
+    assert live is not None, "subscriptions run only on a WebSocket (LicensingSchema.stream)"
     watch = live.hub.watch(viewer.company_id, viewer.company.data_version)
     try:
         # Watching first, then reading: a change committed in between is not missed (on

@@ -70,9 +70,6 @@ class Hub:
             if not watches:
                 del self._watches[watch.company_id]
 
-    def watches(self, company_id: int) -> bool:
-        return company_id in self._watches
-
     def companies(self) -> list[int]:
         """The companies someone in this process is subscribed to."""
         return list(self._watches)

@@ -15,10 +15,6 @@ LocalListener = Callable[[int], None]
 _local_listeners: list[LocalListener] = []
 
 
-def payload(company_id: int, version: int) -> str:
-    return f"{company_id}:{version}"
-
-
 def parse(text: str) -> tuple[int, int] | None:
     """(company id, version) of a notification; None for anything else."""
     company, _, version = text.partition(":")

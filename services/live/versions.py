@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from tortoise.connection import get_connection
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from services import sql
+from services.sql import Row
 
 _CHUNK = 500  # companies per statement: SQLite takes at most 32,766 parameters
 
@@ -18,28 +18,27 @@ def _select(count: int) -> str:
 
 async def committed(company_ids: Sequence[int]) -> dict[int, int]:
     """Their versions as committed (on SQLite through the read connection: no waiting)."""
-    versions: dict[int, int] = {}
-    for start in range(0, len(company_ids), _CHUNK):
-        chunk = company_ids[start : start + _CHUNK]
-        versions.update(
-            (int(row[0]), int(row[1])) for row in await sql.fetch(_select(len(chunk)), chunk)
-        )
-    return versions
+    return await _read(company_ids, sql.fetch)
 
 
 async def after_open_writes(company_ids: Sequence[int]) -> dict[int, int]:
     """On SQLite, their versions once the transaction writing now has ended.
 
-    Through the write connection, whose lock a transaction holds to its end: a change that
-    told us of itself mid-transaction is read committed, or not at all if it rolled back.
-    Must run outside any transaction (a task of its own).
+    Through the write connection (`sql.fetch_long`), whose lock a transaction holds to its end:
+    a change that told us of itself mid-transaction is read committed, or not at all if it
+    rolled back. Must run outside any transaction (a task of its own). On PostgreSQL,
+    `committed`.
     """
-    if sql.on_postgres():
-        return await committed(company_ids)
+    return await _read(company_ids, sql.fetch_long)
+
+
+async def _read(
+    company_ids: Sequence[int], fetch: Callable[[str, Sequence[Any]], Awaitable[list[Row]]]
+) -> dict[int, int]:
     versions: dict[int, int] = {}
-    connection = get_connection("default")
     for start in range(0, len(company_ids), _CHUNK):
         chunk = list(company_ids[start : start + _CHUNK])
-        _, rows = await connection.execute_query(_select(len(chunk)), chunk)
-        versions.update((int(row[0]), int(row[1])) for row in rows)
+        versions.update(
+            (int(row[0]), int(row[1])) for row in await fetch(_select(len(chunk)), chunk)
+        )
     return versions
