@@ -23,6 +23,7 @@ from licensing.graphql_view import LicensingGraphQL
 from licensing.mailer import Mailer
 from licensing.settings import Settings
 from licensing.sign_page import sign_routes
+from licensing.webhook_sender import WebhookSender
 from schema.protection.response_cache import ResponseStore
 from services.live.hub import Hub
 from services.live.local import LocalFeed
@@ -48,12 +49,13 @@ def _change_feed(settings: Settings, hub: Hub) -> LocalFeed | PostgresFeed:
 
 @asynccontextmanager
 async def _background(settings: Settings, hub: Hub) -> AsyncIterator[None]:
-    """The outbox sender, the renewals, the housekeeping and the change feed of live updates
-    run beside every service process."""
+    """The email and webhook senders, the renewals, the housekeeping and the change feed of
+    live updates run beside every service process."""
     mailer = Mailer(settings, sender_for(settings))
     stop = asyncio.Event()
     tasks = [
         asyncio.create_task(mailer.run(stop), name="outbox-mailer"),
+        asyncio.create_task(WebhookSender(settings).run(stop), name="webhook-sender"),
         asyncio.create_task(renewals.run(settings, stop), name="renewals"),
         asyncio.create_task(housekeeping.run(settings, stop), name="housekeeping"),
         asyncio.create_task(_change_feed(settings, hub).run(stop), name="live-updates"),

@@ -99,7 +99,23 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
             "SECRET_KEY is not set: a random key was generated, so download links stop working "
             "when the service restarts. Set SECRET_KEY in production."
         )
+    _warn_about_webhook_relaxations(settings, logger)
     _serve(settings, args.host, args.port, args.workers)
+
+
+def _warn_about_webhook_relaxations(settings: Settings, logger: logging.Logger) -> None:
+    if settings.webhook_allowed_networks:
+        networks = ", ".join(str(network) for network in settings.webhook_allowed_networks)
+        logger.warning(
+            "WEBHOOK_ALLOWED_CIDRS is set: webhooks may reach %s although these addresses are "
+            "private. Meant for tests; unset it in production.",
+            networks,
+        )
+    if settings.webhook_allow_http:
+        logger.warning(
+            "WEBHOOK_ALLOW_HTTP is set: webhook URLs may use http://, unencrypted. Meant for "
+            "tests; unset it in production."
+        )
 
 
 async def _nothing() -> None:

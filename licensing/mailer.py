@@ -20,6 +20,8 @@ from models.enums import LicenseKind, Product
 from models.outbox import EmailKind, OutboxEmail
 from models.purchase import LicensePurchase
 from models.renewal import RenewalChange, RenewalChangeStatus
+from models.webhook import WebhookEndpoint
+from services.global_ids import encode_id
 from services.purchases import outbox, signing
 from services.purchases.pricing import Quote
 from services.renewal import changes as renewal_changes
@@ -37,6 +39,7 @@ MESSAGE_ID_PREFIX = {
     EmailKind.SIGNATURE_REMINDER: "reminder",
     EmailKind.CONTRACT_RENEWED: "renewed",
     EmailKind.RENEWAL_WINDOW_OPEN: "renewal-window",
+    EmailKind.WEBHOOK_ENDPOINT_DISABLED: "webhook-disabled",
 }
 
 
@@ -205,6 +208,8 @@ class Mailer:
             return await self._contract_renewed(email)
         if email.kind == EmailKind.RENEWAL_WINDOW_OPEN:
             return await self._window_open(email)
+        if email.kind == EmailKind.WEBHOOK_ENDPOINT_DISABLED:
+            return await self._webhook_disabled(email)
         if email.renewal_change_id is not None:  # its confirmation, or a reminder
             return await self._renewal_confirmation(email)
         return await self._purchase_confirmation(email)
@@ -284,6 +289,31 @@ class Mailer:
         if term.expires_on != contract.expires_on:
             return Letter(None, "the term whose window opened has ended")
         return Letter(await window_message(term, email, self.settings, self._message_id(email)))
+
+    async def _webhook_disabled(self, email: OutboxEmail) -> Letter:
+        endpoint = (
+            await WebhookEndpoint.filter(id=email.webhook_endpoint_id)
+            .select_related("company")
+            .get()
+        )
+        if endpoint.enabled:
+            return Letter(None, "the endpoint was enabled again")
+        context = {
+            "company": endpoint.company.name,
+            "url": endpoint.url,
+            "reason": endpoint.disabled_reason or "it stopped answering",
+            "endpoint_id": encode_id("WebhookEndpoint", endpoint.id),
+        }
+        return Letter(
+            plain_message(
+                mail_from=self.settings.mail_from,
+                to_address=email.to_address,
+                message_id=self._message_id(email),
+                subject=f"Webhooks stopped: {urlsplit(endpoint.url).hostname} "
+                f"({endpoint.company.name})",
+                text=templates.get_template("webhook_disabled_email.txt").render(context),
+            )
+        )
 
     async def _contract_renewed(self, email: OutboxEmail) -> Letter:
         term = (

@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 
 from licensing.settings import Settings
+from services.purchases.lifecycle import record_expired_purchases
 from services.renewal import masters, notices
 from services.renewal.apply import due_companies, renew_due
 
@@ -25,6 +26,7 @@ async def run_once(settings: Settings) -> None:
     for company_id in await due_companies(now.date()):
         await renew_due(company_id, now=now)
     await masters.add_missing(now=now)
+    await record_expired_purchases(now)
     await notices.queue_due(
         now=now,
         window_days=settings.renewal_window_days,

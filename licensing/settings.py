@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from services.webhooks.addresses import AddressPolicy
 
 
 class SettingsError(ValueError):
@@ -98,6 +101,33 @@ def _live_updates(env: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def _networks(value: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    try:
+        return tuple(
+            ipaddress.ip_network(part.strip()) for part in value.split(",") if part.strip()
+        )
+    except ValueError as error:
+        raise SettingsError(
+            f"WEBHOOK_ALLOWED_CIDRS must be networks separated by commas, e.g. 127.0.0.0/8: {error}"
+        ) from None
+
+
+def _webhooks(env: Mapping[str, str]) -> dict[str, Any]:
+    def seconds(name: str, default: str) -> float:
+        return _positive_float(name, env.get(name, default))
+
+    return {
+        "webhook_allowed_networks": _networks(env.get("WEBHOOK_ALLOWED_CIDRS", "")),
+        "webhook_allow_http": _flag(env.get("WEBHOOK_ALLOW_HTTP", "false")),
+        "webhook_timeout_seconds": seconds("WEBHOOK_TIMEOUT_SECONDS", "10"),
+        "webhook_poll_seconds": seconds("WEBHOOK_POLL_SECONDS", "1"),
+        "webhook_lease_seconds": seconds("WEBHOOK_LEASE_SECONDS", "60"),
+        "webhook_concurrency": _positive_int(
+            "WEBHOOK_CONCURRENCY", env.get("WEBHOOK_CONCURRENCY", "16")
+        ),
+    }
+
+
 def _pinned_date(value: str | None) -> dt.date | None:
     if not value:
         return None
@@ -171,6 +201,15 @@ class Settings:
     document_cache_bytes: int = 16 * 1024 * 1024
     max_persisted_query_bytes: int = 32 * 1024
     max_automatic_persisted_queries: int = 10_000
+    # Webhooks: networks and http:// allowed despite the SSRF rules (tests only), the time an
+    # attempt may take, how often each process looks for due deliveries, a sender's lease on
+    # one, and the attempts one process makes at once.
+    webhook_allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    webhook_allow_http: bool = False
+    webhook_timeout_seconds: float = 10.0
+    webhook_poll_seconds: float = 1.0
+    webhook_lease_seconds: float = 60.0
+    webhook_concurrency: int = 16
     clock: Clock = field(default_factory=Clock)
 
     @classmethod
@@ -225,7 +264,14 @@ class Settings:
             ),
             **_caches(env),
             **_live_updates(env),
+            **_webhooks(env),
             clock=Clock(pinned_today=_pinned_date(env.get("LICENSING_TODAY"))),
+        )
+
+    @property
+    def webhook_policy(self) -> AddressPolicy:
+        return AddressPolicy(
+            allowed_networks=self.webhook_allowed_networks, allow_http=self.webhook_allow_http
         )
 
     @property

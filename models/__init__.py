@@ -13,6 +13,13 @@ from models.purchase import LicensePurchase, PurchaseStatus, SignatureToken
 from models.renewal import RenewalChange, RenewalChangeStatus, RenewalSignatureToken
 from models.token import ApiToken
 from models.user import LicenseAssignment, User
+from models.webhook import (
+    DeliveryStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+    WebhookEventType,
+)
 
 APP_LABEL = "licensing"
 
@@ -25,6 +32,7 @@ __all__ = [
     "Contract",
     "ContractDocument",
     "ContractTerm",
+    "DeliveryStatus",
     "DocumentKind",
     "EmailKind",
     "EmailStatus",
@@ -45,4 +53,8 @@ __all__ = [
     "SignatureToken",
     "StorageUsage",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
+    "WebhookEventType",
 ]

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from models.contract import ContractTerm
     from models.purchase import LicensePurchase
     from models.renewal import RenewalChange
+    from models.webhook import WebhookEndpoint
 
 
 class EmailStatus(StrEnum):
@@ -28,6 +29,7 @@ class EmailKind(StrEnum):
     SIGNATURE_REMINDER = "SIGNATURE_REMINDER"  # purchase or renewal_change: a fresh link
     CONTRACT_RENEWED = "CONTRACT_RENEWED"  # contract_term: the term that started
     RENEWAL_WINDOW_OPEN = "RENEWAL_WINDOW_OPEN"  # contract_term: the term whose window opened
+    WEBHOOK_ENDPOINT_DISABLED = "WEBHOOK_ENDPOINT_DISABLED"  # webhook_endpoint: why it stopped
 
 
 class OutboxEmail(Model):
@@ -62,6 +64,10 @@ class OutboxEmail(Model):
         "licensing.ContractTerm", related_name="emails", null=True, on_delete=fields.CASCADE
     )
     contract_term_id: int | None
+    webhook_endpoint: fields.ForeignKeyNullableRelation[WebhookEndpoint] = fields.ForeignKeyField(
+        "licensing.WebhookEndpoint", related_name="emails", null=True, on_delete=fields.CASCADE
+    )
+    webhook_endpoint_id: int | None
     dedupe_key = fields.CharField(max_length=100, null=True, unique=True)
     to_address = fields.CharField(max_length=254)
     status = fields.CharEnumField(EmailStatus, max_length=16, default=EmailStatus.QUEUED)

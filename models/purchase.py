@@ -66,6 +66,8 @@ class LicensePurchase(Model):
     signer_ip = fields.CharField(max_length=64, null=True)
     signer_user_agent = fields.CharField(max_length=500, null=True)
     cancelled_at = fields.DatetimeField(null=True)
+    # When its expiry was recorded (audit event, webhook): EXPIRED itself is never stored.
+    expiry_recorded_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "license_purchase"

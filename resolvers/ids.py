@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 
+from services.global_ids import encode_id
 
-def encode_id(type_name: str, pk: int) -> str:
-    return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
+__all__ = ["decode_any_id", "decode_id", "encode_id"]
 
 
 def decode_any_id(global_id: str) -> tuple[str, int] | None:

@@ -11,9 +11,11 @@ from typing import TypeVar
 
 from models.purchase import LicensePurchase
 from models.renewal import RenewalChange
+from models.webhook import WebhookDelivery, WebhookEndpoint
 from resolvers.context import RequestContext
 from resolvers.errors import forbidden
 from resolvers.ids import decode_any_id
+from resolvers.webhooks import delivery_node, endpoint_node
 from services.access import CompanyInfo, may_read_user
 from services.licenses.users import UserView
 from services.subscription.reads import ContractView, DocumentView, PoolView
@@ -27,6 +29,8 @@ NodeRow = (
     | DocumentView
     | LicensePurchase
     | RenewalChange
+    | WebhookEndpoint
+    | WebhookDelivery
 )
 
 
@@ -87,6 +91,8 @@ _FETCHERS = {
     "Contract": _contract,
     "LicensePool": _pool,
     "ContractDocument": _document,
+    "WebhookEndpoint": endpoint_node,
+    "WebhookDelivery": delivery_node,
 }
 
 

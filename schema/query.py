@@ -16,6 +16,8 @@ from schema.purchases.types import LicensePurchase
 from schema.renewal.mutations import RenewalQueries
 from schema.renewal.types import RenewalChange
 from schema.subscription.types import Contract, ContractDocument, LicensePool, Subscription
+from schema.webhooks.mutations import WebhookQueries
+from schema.webhooks.types import WebhookDelivery, WebhookEndpoint
 
 
 async def _built(info: strawberry.Info, found: tuple[str, Any] | None) -> Node | None:
@@ -34,12 +36,14 @@ async def _built(info: strawberry.Info, found: tuple[str, Any] | None) -> Node |
         "ContractDocument": ContractDocument.of,
         "LicensePurchase": lambda row: LicensePurchase.of(info, row),
         "RenewalChange": lambda row: RenewalChange.of(info, row),
+        "WebhookEndpoint": WebhookEndpoint.of,
+        "WebhookDelivery": WebhookDelivery.of,
     }
     return builders[type_name](row)
 
 
 @strawberry.type
-class Query(PurchaseQueries, RenewalQueries):
+class Query(PurchaseQueries, RenewalQueries, WebhookQueries):
     @strawberry.field(description="Fetch any object by its global id; null when not visible.")
     async def node(self, info: strawberry.Info, id: strawberry.ID) -> Node | None:
         return await _built(info, await node_resolvers.fetch_node(info.context, id))

@@ -129,3 +129,9 @@ class ActivityDayOutOfRange(DomainError):
 
 class TooManyEvents(DomainError):
     code = "TOO_MANY_EVENTS"
+
+
+class InvalidInput(DomainError):
+    """Input of the wrong form or size; the message says what is expected."""
+
+    code = "INVALID_INPUT"

@@ -24,6 +24,7 @@ from services.licenses import pools
 from services.licenses.users import holder_names
 from services.renewal.changes import scheduled_reduction
 from services.subscription.reads import contract_of_company
+from services.webhooks import events as webhook_events
 
 # Concurrent first assignments of one user and product collide on the unique key; retrying
 # sees the other's row and becomes a no-op or a switch.
@@ -90,6 +91,7 @@ async def delete_licenses(
             },
             now=now,
         )
+        await webhook_events.pools_changed(company_id, [pool.id], now)
     return after
 
 
@@ -199,6 +201,17 @@ async def _assign_once(
             },
             now=now,
         )
+        await webhook_events.user_license_changed(
+            company_id=company_id,
+            user_id=user.id,
+            product=product,
+            pool_id=target.id,
+            previous_pool_id=old_pool_id,
+            now=now,
+        )
+        await webhook_events.pools_changed(
+            company_id, [target.id, *([old_pool_id] if old_pool_id else [])], now
+        )
 
 
 async def unassign_license(
@@ -228,4 +241,13 @@ async def unassign_license(
             details={"product": str(product), "poolId": held.pool_id},
             now=now,
         )
+        await webhook_events.user_license_changed(
+            company_id=company_id,
+            user_id=user.id,
+            product=product,
+            pool_id=None,
+            previous_pool_id=held.pool_id,
+            now=now,
+        )
+        await webhook_events.pools_changed(company_id, [held.pool_id], now)
     return user

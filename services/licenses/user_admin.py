@@ -13,6 +13,7 @@ from services import audit, data_version
 from services.audit import Actor
 from services.errors import CannotDeleteSelf, LastOwnerRequired, NotFound
 from services.licenses import pools
+from services.webhooks import events as webhook_events
 
 
 async def delete_user(*, company_id: int, user_id: int, actor: Actor, now: dt.datetime) -> int:
@@ -54,4 +55,15 @@ async def delete_user(*, company_id: int, user_id: int, actor: Actor, now: dt.da
             details={"email": user.email, "freedPoolIds": [a.pool_id for a in held]},
             now=now,
         )
+        for assignment in held:
+            await webhook_events.user_license_changed(
+                company_id=company_id,
+                user_id=user_id,
+                product=assignment.product,
+                pool_id=None,
+                previous_pool_id=assignment.pool_id,
+                now=now,
+                user_deleted=True,
+            )
+        await webhook_events.pools_changed(company_id, [a.pool_id for a in held], now)
     return user_id

@@ -11,6 +11,7 @@ from tortoise.transactions import in_transaction
 from models.enums import LicenseKind
 from models.outbox import EmailKind, EmailStatus, OutboxEmail
 from models.purchase import LicensePurchase, PurchaseStatus
+from models.webhook import WebhookEventType
 from services import audit, data_version, idempotency
 from services.access import CompanyFacts
 from services.audit import Actor
@@ -20,6 +21,9 @@ from services.errors import (
 )
 from services.purchases.quotes import price
 from services.subscription.reads import ContractView
+from services.webhooks import events as webhook_events
+
+NOBODY = Actor(user_id=None, token_id=None)
 
 
 def effective_status(purchase: LicensePurchase, now: dt.datetime) -> str:
@@ -120,6 +124,9 @@ async def purchase_licenses(
                     "currency": frozen.currency,
                 },
             )
+            await webhook_events.purchase_event(
+                purchase, WebhookEventType.LICENSE_PURCHASE_CREATED, "PENDING_SIGNATURE", now
+            )
     except IntegrityError:
         # A concurrent request with the same key won the unique index: answer with its purchase.
         if key and (winner := await _replay(company.id, key, fingerprint)):
@@ -165,6 +172,9 @@ async def cancel_purchase(
             details={"quantity": purchase.quantity},
             now=now,
         )
+        await webhook_events.purchase_event(
+            purchase, WebhookEventType.LICENSE_PURCHASE_CANCELLED, "CANCELLED", now
+        )
     return await LicensePurchase.get(id=purchase.id)
 
 
@@ -190,3 +200,35 @@ async def resend_confirmation(
             now=now,
         )
     return await LicensePurchase.get(id=purchase.id)
+
+
+async def record_expired_purchases(now: dt.datetime) -> int:
+    """A pending purchase past its expiry already reads EXPIRED; record that once, with its
+    audit event and webhook (the guarded UPDATE decides which process writes them)."""
+    expired = await LicensePurchase.filter(
+        status=PurchaseStatus.PENDING_SIGNATURE, expires_at__lte=now, expiry_recorded_at=None
+    ).limit(500)
+    recorded = 0
+    for purchase in expired:
+        async with in_transaction():
+            await data_version.changed(purchase.company_id)
+            won = await LicensePurchase.filter(
+                id=purchase.id, status=PurchaseStatus.PENDING_SIGNATURE, expiry_recorded_at=None
+            ).update(expiry_recorded_at=now)
+            if won != 1:
+                continue
+            await audit.record(
+                company_id=purchase.company_id,
+                contract_id=purchase.contract_id,
+                actor=NOBODY,
+                action="purchase.expired",
+                subject_type="LicensePurchase",
+                subject_id=purchase.id,
+                details={"quantity": purchase.quantity},
+                now=now,
+            )
+            await webhook_events.purchase_event(
+                purchase, WebhookEventType.LICENSE_PURCHASE_EXPIRED, "EXPIRED", now
+            )
+            recorded += 1
+    return recorded

@@ -16,6 +16,7 @@ from tortoise.transactions import in_transaction
 from models.contract import Contract, LicensePool
 from models.enums import LicenseKind
 from models.purchase import LicensePurchase, PurchaseStatus, SignatureToken
+from models.webhook import WebhookEventType
 from services import audit, data_version
 from services.access import CompanyFacts
 from services.audit import Actor
@@ -32,6 +33,7 @@ from services.renewal.apply import renew_due
 from services.renewal.terms import has_ended
 from services.subscription.documents import RenderedDocument, render_addendum, store_addendum
 from services.usage import STORAGE_GRANTING_KINDS
+from services.webhooks import events as webhook_events
 
 MAX_NAME_LENGTH = 200
 SIGN_ATTEMPTS = 3
@@ -245,6 +247,10 @@ async def _confirm(signature: _Signature, prepared: _Prepared, *, last_attempt: 
         await LicensePurchase.filter(id=purchase.id).update(signed_quote=quote.to_json())
         await LicensePool.filter(id=purchase.pool_id).update(total=F("total") + purchase.quantity)
         await _audit(signature, quote)
+        await webhook_events.purchase_event(
+            purchase, WebhookEventType.LICENSE_PURCHASE_CONFIRMED, "CONFIRMED", now
+        )
+        await webhook_events.pools_changed(company.id, [purchase.pool_id], now)
         await store_addendum(contract_id=purchase.contract_id, document=addendum)
 
 

@@ -22,6 +22,7 @@ from models.outbox import EmailKind, OutboxEmail
 from models.renewal import RenewalChange, RenewalChangeStatus
 from services import audit, data_version, sql
 from services.renewal.terms import Term, next_term
+from services.webhooks import events as webhook_events
 
 logger = logging.getLogger(__name__)
 OPERATOR = audit.Actor(user_id=None, token_id=None)
@@ -128,12 +129,30 @@ async def _start_next_term(
             },
             now=now,
         )
+        await _tell_webhooks(company_id, contract_id, term, changed=after != before, now=now)
         if notify:
             await _queue_renewed_email(company_id, term, now=now)
     logger.info(
         "contract %s renewed: term %s from %s", contract_id, term.number, following.starts_on
     )
     return following
+
+
+async def _tell_webhooks(
+    company_id: int, contract_id: int, term: ContractTerm, *, changed: bool, now: dt.datetime
+) -> None:
+    await webhook_events.contract_renewed(
+        company_id=company_id,
+        contract_id=contract_id,
+        term=term.number,
+        starts_on=term.starts_on,
+        expires_on=term.expires_on,
+        contracted_licenses=term.contracted_licenses,
+        now=now,
+    )
+    if changed:
+        pool = await LicensePool.get(contract_id=contract_id, kind=LicenseKind.CONTRACTED)
+        await webhook_events.pools_changed(company_id, [pool.id], now)
 
 
 async def _contracted_total(contract_id: int) -> int:

@@ -31,6 +31,7 @@ from services.renewal.changes import (
     supersede_scheduled,
 )
 from services.renewal.pricing import RenewalQuote
+from services.webhooks import events as webhook_events
 
 SIGNER = Actor(user_id=None, token_id=None)  # a person with the emailed link, not a user
 
@@ -118,4 +119,5 @@ async def sign_renewal_change(
         if signed != 1:
             raise not_signable(await RenewalChange.get(id=change.id), now)
         await record(change, "renewal_change.signed", SIGNER, now)
+        await webhook_events.renewal_change_scheduled(change, now)
     return await RenewalChange.get(id=change.id)
