@@ -18,7 +18,7 @@ from collections import Counter
 import httpx
 
 from licensing.settings import Settings
-from models.webhook import WebhookDelivery
+from models.webhook import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from services.webhooks import addresses, deliveries, endpoints
 from services.webhooks.deliveries import Attempt
 from services.webhooks.signing import signature_header
@@ -45,6 +45,8 @@ class WebhookSender:
         self.settings = settings
         self.policy = settings.webhook_policy
         self.resolver = resolver
+        # Made once: building it (loading the CA bundle) takes tens of milliseconds.
+        self.tls = httpx.create_ssl_context()
         self.inflight: dict[asyncio.Task[None], WebhookDelivery] = {}
         self._wake = asyncio.Event()
 
@@ -113,7 +115,7 @@ class WebhookSender:
             if not delivery.endpoint.enabled:
                 await deliveries.release(delivery_id)
                 return
-            attempt = await self.post(delivery)
+            attempt = await self.post(delivery.endpoint, delivery.event)
             await deliveries.record(delivery, attempt, self.settings.clock.now())
             self._log(delivery, attempt)
         except Exception:
@@ -133,9 +135,8 @@ class WebhookSender:
             outcome,
         )
 
-    async def post(self, delivery: WebhookDelivery) -> Attempt:
+    async def post(self, endpoint: WebhookEndpoint, event: WebhookEvent) -> Attempt:
         """One attempt: checked address, signed body, the answer's status and its start."""
-        endpoint, event = delivery.endpoint, delivery.event
         try:
             target = await addresses.check(endpoint.url, self.policy, self.resolver)
         except addresses.WebhookUrlNotAllowed as refused:
@@ -171,6 +172,7 @@ class WebhookSender:
         # A client per attempt, without keep-alive: a pooled connection is keyed by address and
         # could carry one host's TLS session to another host on the same address.
         async with httpx.AsyncClient(
+            verify=self.tls,
             trust_env=False,
             follow_redirects=False,
             timeout=limit,

@@ -9,6 +9,7 @@ rolled-back change; another company's endpoints and deliveries read as unknown.
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import datetime as dt
 import ipaddress
@@ -18,10 +19,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import pytest
 from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
-from bench.smtp import SmtpServer, signature_token
-from bench.webhook_receiver import Received, WebhookReceiver
+from bench.smtp import SmtpServer, signature_token, text_of
+from bench.webhook_receiver import Received, Reply, WebhookReceiver
 from licensing.settings import Settings
 from models.audit import AuditEvent
 from models.webhook import DeliveryStatus, WebhookDelivery, WebhookEndpoint
@@ -157,19 +160,6 @@ def verified(received: Received, secret: str) -> dict[str, Any]:
 
 def _types(received: list[Received]) -> list[str]:
     return [json.loads(each.body)["type"] for each in received]
-
-
-async def _status(
-    delivery_id: str, wanted: DeliveryStatus, within: float = 15.0
-) -> WebhookDelivery:
-    pk = int(__import__("base64").b64decode(delivery_id).decode().split(":")[1])
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        row = await WebhookDelivery.get(id=pk)
-        if row.status == wanted:
-            return row
-        assert asyncio.get_running_loop().time() < deadline, (row.status, row.last_error)
-        await asyncio.sleep(0.02)
 
 
 async def test_endpoints_are_managed_and_each_change_audited(
@@ -442,3 +432,206 @@ async def test_renewal_and_expiry_events_as_the_days_pass(
         assert by_type["license_pool.changed"]["pools"][0]["total"] == 3
         assert by_type["license_purchase.expired"]["status"] == "EXPIRED"
         assert len(received) == 5
+
+
+def _pk(global_id: str) -> int:
+    return int(base64.b64decode(global_id).decode().split(":")[1])
+
+
+async def _until_row(check: Any, within: float = 15.0) -> Any:
+    """Wait for a positive signal from the sender; the value that gave it."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not (found := await check()):
+        assert asyncio.get_running_loop().time() < deadline, "the sender did not get there"
+        await asyncio.sleep(0.02)
+    return found
+
+
+async def test_failed_attempts_are_retried_with_the_same_id_and_body(
+    database_url: str, smtp: SmtpServer
+) -> None:
+    async with WebhookReceiver() as receiver, world(webhook_settings(database_url, smtp)) as w:
+        endpoint, secret = await w.create(receiver.url())
+        # A timeout (1 s here), then a 500 asking to come back in a second, then a 200.
+        receiver.plan("/hooks", Reply(hang=True), Reply(500, {"Retry-After": "1"}), Reply(200))
+        ping = (await w.call(PING, id=endpoint))["delivery"]
+        assert ping["status"] == "PENDING"
+        attempts = await receiver.wait_for(3, within=30)
+        assert len({each.event_id for each in attempts}) == 1
+        assert attempts[0].event_id == ping["eventId"]
+        assert len({each.body for each in attempts}) == 1
+        assert [verified(each, secret)["type"] for each in attempts] == ["ping"] * 3
+        # Retry-After: 1 was honoured, not the 30 s the third attempt would wait otherwise.
+        assert attempts[2].at - attempts[1].at < 10
+        row = await _until_row(
+            lambda: WebhookDelivery.filter(id=_pk(ping["id"]), status="SUCCEEDED").first()
+        )
+        assert row.attempts == 3
+        assert row.last_response_status == 200
+        assert row.next_attempt_at is None
+        await asyncio.sleep(0.3)
+        assert len(receiver.received) == 3
+
+
+async def test_a_410_disables_the_endpoint_and_tells_the_company(
+    database_url: str, smtp: SmtpServer
+) -> None:
+    async with WebhookReceiver() as receiver, world(webhook_settings(database_url, smtp)) as w:
+        endpoint, _ = await w.create(receiver.url())
+        receiver.plan("/hooks", Reply(410))
+        ping = (await w.call(PING, id=endpoint))["delivery"]
+        row = await _until_row(
+            lambda: WebhookEndpoint.filter(id=_pk(endpoint), enabled=False).first()
+        )
+        assert "410" in row.disabled_reason
+        failed = await WebhookDelivery.get(id=_pk(ping["id"]))
+        assert failed.status == DeliveryStatus.FAILED
+        assert failed.last_response_status == 410
+        email = await _email_about(smtp, "Webhooks stopped")
+        assert "410" in text_of(email)
+        assert str(email["To"]) == "accounts@acme-heating.example"
+        assert await AuditEvent.filter(action="webhook_endpoint.disabled").count() == 1
+        # Disabled: changes queue nothing for it.
+        await w.call(DELETE_LICENSES, c=JOBS, k="MONTHLY", q=1)
+        assert await WebhookDelivery.all().count() == 1
+        enabled = await w.call(UPDATE, input={"endpointId": endpoint, "enabled": True})
+        assert enabled["endpoint"]["enabled"] is True
+        assert enabled["endpoint"]["disabledReason"] is None
+        await w.call(PING, id=endpoint)
+        await receiver.wait_for(2)
+
+
+async def _email_about(smtp: SmtpServer, subject: str) -> Any:
+    deadline = asyncio.get_running_loop().time() + 10
+    while not (found := [m for m in smtp.inbox if subject in str(m["Subject"])]):
+        assert asyncio.get_running_loop().time() < deadline, f"no email about {subject}"
+        await asyncio.sleep(0.02)
+    return found[0]
+
+
+async def test_an_endpoint_failing_for_five_days_is_disabled(
+    database_url: str, smtp: SmtpServer
+) -> None:
+    async with WebhookReceiver() as receiver:
+        receiver.plan("/hooks", *[Reply(503)] * 5)
+        async with world(webhook_settings(database_url, smtp)) as w:
+            endpoint, _ = await w.create(receiver.url())
+            ping = (await w.call(PING, id=endpoint))["delivery"]
+            await receiver.wait_for(1)
+            await _until_row(
+                lambda: WebhookDelivery.filter(id=_pk(ping["id"]), status="RETRYING").first()
+            )
+        six_days_on = TODAY + dt.timedelta(days=6)
+        async with world(webhook_settings(database_url, smtp, six_days_on), load=False):
+            row = await _until_row(
+                lambda: WebhookEndpoint.filter(id=_pk(endpoint), enabled=False).first()
+            )
+            email = await _email_about(smtp, "Webhooks stopped")
+            delivery = await WebhookDelivery.get(id=_pk(ping["id"]))
+        assert row.disabled_reason.startswith("Every delivery failed for 5 days")
+        assert "HTTP 503" in row.disabled_reason
+        assert "failed for 5 days" in text_of(email)
+        assert delivery.status == DeliveryStatus.FAILED
+        assert delivery.attempts == 2
+
+
+async def test_redelivery_sends_the_same_event_again(database_url: str, smtp: SmtpServer) -> None:
+    async with WebhookReceiver() as receiver, world(webhook_settings(database_url, smtp)) as w:
+        endpoint, secret = await w.create(receiver.url())
+        first = (await w.call(PING, id=endpoint))["delivery"]
+        await _until_row(
+            lambda: WebhookDelivery.filter(id=_pk(first["id"]), status="SUCCEEDED").first()
+        )
+        again = await w.call(REDELIVER, id=first["id"])
+        assert again["userErrors"] == []
+        assert again["delivery"]["id"] != first["id"]
+        assert again["delivery"]["eventId"] == first["eventId"]
+        both = await receiver.wait_for(2)
+        assert both[0].event_id == both[1].event_id == first["eventId"]
+        assert both[0].body == both[1].body
+        verified(both[1], secret)
+        bad = await w.call(REDELIVER, id="nope")
+        assert [e["code"] for e in bad["userErrors"]] == ["NOT_FOUND"]
+
+
+async def test_a_rotated_secret_signs_beside_the_new_one_for_a_day(
+    database_url: str, smtp: SmtpServer
+) -> None:
+    async with WebhookReceiver() as receiver:
+        async with world(webhook_settings(database_url, smtp)) as w:
+            endpoint, old = await w.create(receiver.url())
+            new = (await w.call(ROTATE, id=endpoint))["secret"]
+            await w.call(PING, id=endpoint)
+            (during,) = await receiver.wait_for(1)
+        assert len(during.headers["webhook-signature"].split(" ")) == 2
+        assert verified(during, old) == verified(during, new)
+        two_days_on = TODAY + dt.timedelta(days=2)
+        async with world(webhook_settings(database_url, smtp, two_days_on), load=False) as w:
+            w.tokens["owner"] = await create_token(email=ACME["owner"], now=w.settings.clock.now())
+            await w.call(PING, id=endpoint)
+            after = (await receiver.wait_for(2))[1]
+        assert len(after.headers["webhook-signature"].split(" ")) == 1
+        verified(after, new)
+        with pytest.raises(WebhookVerificationError):
+            verified(after, old)
+
+
+async def test_a_dead_endpoint_holds_up_no_other_delivery_nor_email(
+    database_url: str, smtp: SmtpServer
+) -> None:
+    settings = dataclasses.replace(
+        webhook_settings(database_url, smtp), webhook_timeout_seconds=5.0
+    )
+    async with WebhookReceiver() as receiver, world(settings, other=True) as w:
+        dead, _ = await w.create(receiver.url("/dead"))
+        await w.create(receiver.url("/live"))
+        receiver.plan("/dead", *[Reply(hang=True)] * 20)
+        payload = await w.call(
+            CREATE, as_="bolt", input={"url": receiver.url("/bolt"), "eventTypes": ALL_TYPES}
+        )
+        assert payload["userErrors"] == []
+        for _ in range(3):
+            await w.call(BUY, c=JOBS, k="DAILY", q=1)
+        await w.call(ASSIGN, as_="bolt", u=encode_id("User", 5), k="MONTHLY")
+        await receiver.wait_for(3, "/live")
+        await receiver.wait_for(2, "/bolt")  # Barry's license moved, and its two pools
+        await smtp.wait_for(3)
+        # All of that while the dead endpoint's first attempt is still waiting for an answer.
+        assert len(receiver.at("/dead")) == 1
+        assert not await WebhookDelivery.filter(endpoint_id=_pk(dead), attempts__gt=0).exists()
+
+
+async def test_urls_that_reach_inside_the_network_are_refused(
+    database_url: str, smtp: SmtpServer
+) -> None:
+    """As in production: no networks allowed, https only. No URL here is ever sent to."""
+    settings = dataclasses.replace(
+        webhook_settings(database_url, smtp), webhook_allowed_networks=(), webhook_allow_http=False
+    )
+    async with world(settings) as w:
+        for url in [
+            "http://93.184.216.34/hooks",
+            "https://localhost/hooks",
+            "https://127.0.0.1/hooks",
+            "https://10.0.0.1/hooks",
+            "https://192.168.1.10/hooks",
+            "https://169.254.169.254/latest/meta-data",
+            "https://100.64.0.1/hooks",
+            "https://0.0.0.0/hooks",
+            "https://[::1]/hooks",
+            "https://[::ffff:127.0.0.1]/hooks",
+            "https://[fd00::1]/hooks",
+            "https://user:secret@93.184.216.34/hooks",
+        ]:
+            payload = await w.call(CREATE, input={"url": url, "eventTypes": ["PING"]})
+            assert [e["code"] for e in payload["userErrors"]] == ["WEBHOOK_URL_NOT_ALLOWED"], url
+            assert payload["userErrors"][0]["field"] == ["input", "url"]
+        # A public address is accepted (and never sent to: nothing is subscribed or pinged).
+        endpoint, _ = await w.create("https://93.184.216.34/hooks", ["CONTRACT_RENEWED"])
+        moved = await w.call(
+            UPDATE, input={"endpointId": endpoint, "url": "https://[::ffff:10.0.0.1]/x"}
+        )
+        assert [e["code"] for e in moved["userErrors"]] == ["WEBHOOK_URL_NOT_ALLOWED"]
+        assert (await WebhookEndpoint.get(id=_pk(endpoint))).url == "https://93.184.216.34/hooks"
+        await w.call(DELETE_ENDPOINT, id=endpoint)
+        assert await WebhookEndpoint.all().count() == 0

@@ -1,0 +1,140 @@
+"""Webhook senders side by side and killed mid-delivery: each event still goes out, once while
+the senders live, again (same webhook-id) only after a killed sender's lease runs out."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import httpx
+
+from bench.service import Service, service_env
+from bench.smtp import SmtpServer
+from bench.webhook_receiver import Reply, WebhookReceiver
+from licensing.db import orm
+from licensing.settings import Clock
+from licensing.webhook_sender import WebhookSender
+from models.company import Company
+from models.webhook import DeliveryStatus, WebhookDelivery, WebhookEventType
+from resolvers.ids import encode_id
+from services.audit import Actor
+from services.fixtures import load_fixture_text
+from services.protection.tokens import create_token
+from services.webhooks import deliveries, endpoints
+from services.webhooks.addresses import AddressPolicy
+from services.webhooks.endpoints import UrlCheck
+from tests.conftest import ACME, EXAMPLE_FIXTURE, TODAY
+from tests.test_webhooks import LOOPBACK, PING, webhook_settings
+
+CLOCK = Clock(pinned_today=TODAY)
+NOBODY = Actor(user_id=None, token_id=None)
+LOOPBACK_CHECK = UrlCheck(policy=AddressPolicy(allowed_networks=LOOPBACK, allow_http=True))
+
+
+async def _acme() -> int:
+    await load_fixture_text(source="f.json", text=EXAMPLE_FIXTURE.read_text(), now=CLOCK.now())
+    return (await Company.get(email="accounts@acme-heating.example")).id
+
+
+async def _endpoint(company_id: int, url: str) -> int:
+    endpoint, _ = await endpoints.create_endpoint(
+        company_id=company_id,
+        url=url,
+        event_types=[WebhookEventType.LICENSE_POOL_CHANGED],
+        description=None,
+        actor=NOBODY,
+        now=CLOCK.now(),
+        check=LOOPBACK_CHECK,
+    )
+    return endpoint.id
+
+
+async def _all_succeeded(count: int, within: float = 60.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while await WebhookDelivery.filter(status=DeliveryStatus.SUCCEEDED).count() < count:
+        assert asyncio.get_running_loop().time() < deadline, "not every delivery was recorded"
+        await asyncio.sleep(0.05)
+
+
+async def test_two_senders_deliver_each_of_200_events_once(
+    database_url: str, smtp: SmtpServer
+) -> None:
+    settings = webhook_settings(database_url, smtp)
+    async with WebhookReceiver() as receiver, orm(database_url):
+        company_id = await _acme()
+        endpoint_ids = [await _endpoint(company_id, receiver.url(f"/{n}")) for n in range(4)]
+        for n in range(200):
+            await deliveries.send_test(
+                company_id=company_id,
+                endpoint_id=endpoint_ids[n % 4],
+                actor=NOBODY,
+                now=CLOCK.now(),
+            )
+        stop = asyncio.Event()
+        senders = [WebhookSender(settings) for _ in range(2)]
+        running = [asyncio.create_task(sender.run(stop)) for sender in senders]
+        try:
+            await _all_succeeded(200)
+        finally:
+            stop.set()
+            await asyncio.gather(*running)
+        arrived = Counter((each.path, each.event_id) for each in receiver.received)
+        assert len(arrived) == 200
+        assert set(arrived.values()) == {1}
+        rows = await WebhookDelivery.all().values_list("status", "attempts")
+        assert rows == [(DeliveryStatus.SUCCEEDED, 1)] * 200
+
+
+async def _ping(service: Service, token: str, endpoint_id: str) -> str:
+    async with httpx.AsyncClient(timeout=10) as http:
+        response = await http.post(
+            f"{service.base_url}/graphql",
+            json={"query": PING, "variables": {"id": endpoint_id}},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    event_id: str = response.json()["data"]["sendTestWebhook"]["delivery"]["eventId"]
+    return event_id
+
+
+async def test_a_sender_killed_mid_delivery_leaves_it_to_the_next_one(
+    database_url: str, smtp: SmtpServer
+) -> None:
+    async with orm(database_url):
+        await _acme()
+        token = await create_token(email=ACME["owner"], now=CLOCK.now())
+    env = service_env(
+        database_url,
+        smtp.port,
+        LICENSING_TODAY=TODAY.isoformat(),
+        WEBHOOK_ALLOWED_CIDRS="127.0.0.0/8",
+        WEBHOOK_ALLOW_HTTP="true",
+        WEBHOOK_POLL_SECONDS="0.05",
+        WEBHOOK_LEASE_SECONDS="2",
+        WEBHOOK_TIMEOUT_SECONDS="30",
+    )
+    async with WebhookReceiver() as receiver:
+        receiver.plan("/hooks", Reply(hang=True))
+        async with orm(database_url):
+            company_id = (await Company.get(email="accounts@acme-heating.example")).id
+            endpoint_id = await _endpoint(company_id, receiver.url())
+        global_id = encode_id("WebhookEndpoint", endpoint_id)
+        with tempfile.TemporaryDirectory() as folder:
+            log = Path(folder) / "serve.log"
+            with Service(env, log=log) as first:
+                await first.until_healthy()
+                event_id = await _ping(first, token, global_id)
+                await receiver.wait_for(1)
+                os.kill(first.pid, signal.SIGKILL)
+            with Service(env, log=log) as second:
+                await second.until_healthy()
+                retried = await receiver.wait_for(2, within=30)
+                async with orm(database_url):
+                    await _all_succeeded(1)
+                    row = await WebhookDelivery.get()
+    assert [each.event_id for each in retried] == [event_id, event_id]
+    assert retried[0].body == retried[1].body
+    assert row.attempts == 1  # the killed attempt was never recorded
