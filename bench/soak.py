@@ -3,11 +3,12 @@
 Many clients drive a real `licensing serve` over loopback with the Licenses page's mix
 (dashboard and users reads, quotes, purchases with idempotency keys, cancellations, resends,
 deletions, assignments and switches, user deletions, renewal changes, the core product's
-activity reports) while a signer signs the emailed links and a few pages stay subscribed to
-live updates.
+activity reports) while a signer signs the emailed links, a few pages stay subscribed to
+live updates and a partner's two webhook endpoints (one answering 503 now and then) receive
+every event.
 Meanwhile the SMTP server (aiosmtpd, in this process) goes down and comes back and, with
 several workers on PostgreSQL, one worker is killed with SIGKILL and must be replaced.
-Afterwards the checker reads the database, the audit log and the received mail.
+Afterwards the checker reads the database, the audit log, the received mail and webhooks.
 
     python -m bench.soak                                  # 60 s on a fresh SQLite file
     python -m bench.soak --duration 1800 --clients 32 \\
@@ -40,6 +41,9 @@ from bench.smtp import SmtpServer
 from bench.soak_check import Report, Window, baseline, check, check_live
 from bench.soak_live import Watcher, Watchers
 from bench.soak_load import Budget, Client, Signer, World
+from bench.soak_webhooks import ENV as WEBHOOK_ENV
+from bench.soak_webhooks import check_webhooks, flaky_receiver, register
+from bench.soak_webhooks import settle as settle_webhooks
 from licensing import db
 from licensing.mailer import message_id
 from licensing.settings import Clock
@@ -203,11 +207,15 @@ async def soak(plan: Plan) -> Report:
         OUTBOX_POLL_SECONDS="0.1",
         OUTBOX_RETRY_BASE_SECONDS="0.5",
         OUTBOX_LEASE_SECONDS="5",
+        **WEBHOOK_ENV,
     )
+    receiver = flaky_receiver(plan.seed)
     try:
-        async with db.orm(plan.database_url):
+        async with receiver, db.orm(plan.database_url):
             with Service(env, workers=plan.workers, log=plan.log) as service:
                 world = await prepare(plan, service.base_url)
+                company = await Company.get(email=COMPANY_EMAIL)
+                secrets = await register(company.id, receiver, CLOCK.now())
                 before = await baseline()
                 await service.until_healthy()
                 pages = [Watcher(world.base_url, world.token) for _ in range(OPEN_PAGES)]
@@ -217,11 +225,14 @@ async def soak(plan: Plan) -> Report:
                 windows = await run_load(plan, world, smtp, service, report)
                 report.figures["load (s)"] = round(time.monotonic() - started, 1)
                 report.figures["settled after (s)"] = round(await settle(plan, world, smtp), 1)
+                webhooks_settled = await settle_webhooks(plan.settle_within)
+                report.figures["webhooks settled after (s)"] = round(webhooks_settled, 1)
                 final = (await Company.get(email=COMPANY_EMAIL)).data_version
                 heard = [await page.until_version(final, LIVE_SETTLE_SECONDS) for page in pages]
                 await watching.close()
             await check(before, world, smtp.inbox, windows, report)
             check_live(pages, final, heard, report)
+            await check_webhooks(before, receiver, secrets, len(windows), report)
     finally:
         smtp.stop()
     return report

@@ -10,6 +10,7 @@ import asyncio
 import socket
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float  # time.monotonic()
+    status: int  # what it was answered (if it was answered)
 
     @property
     def event_id(self) -> str:
@@ -41,7 +43,10 @@ class Received:
 
 
 class WebhookReceiver:
-    def __init__(self) -> None:
+    """`answer`, if given, chooses the reply for a path when none is planned."""
+
+    def __init__(self, answer: Callable[[str], Reply] | None = None) -> None:
+        self._answer = answer
         self.received: list[Received] = []
         self._plans: dict[str, deque[Reply]] = {}
         self._stopping = asyncio.Event()
@@ -64,11 +69,12 @@ class WebhookReceiver:
 
     async def _receive(self, request: Request) -> Response:
         path = request.url.path
-        self.received.append(
-            Received(path, dict(request.headers), await request.body(), time.monotonic())
-        )
         planned = self._plans.get(path)
-        reply = planned.popleft() if planned else Reply()
+        reply = planned.popleft() if planned else self._answer(path) if self._answer else Reply()
+        body = await request.body()
+        self.received.append(
+            Received(path, dict(request.headers), body, time.monotonic(), reply.status)
+        )
         if reply.hang:
             await self._stopping.wait()
         return Response(reply.body, status_code=reply.status, headers=reply.headers)

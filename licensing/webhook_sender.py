@@ -80,10 +80,12 @@ class WebhookSender:
 
     def _fairness(self) -> deliveries.Fairness:
         held = list(self.inflight.values())
+        slots = self.settings.webhook_concurrency
         return deliveries.Fairness(
-            busy_endpoints=frozenset(delivery.endpoint_id for delivery in held),
+            busy_endpoints=Counter(delivery.endpoint_id for delivery in held),
             busy_companies=Counter(delivery.company_id for delivery in held),
-            per_company=max(1, self.settings.webhook_concurrency // 4),
+            per_endpoint=max(1, slots // 4),
+            per_company=max(1, slots // 2),
         )
 
     async def claim_more(self) -> int:

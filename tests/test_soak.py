@@ -75,6 +75,9 @@ def test_short_soak_with_faults_loses_nothing(database_url: str, tmp_path: Path)
     assert figures["billable days recorded"] > 0
     # Pages stayed subscribed to live updates and were sent the changes.
     assert figures["live events"] > 3
+    # A partner's endpoints received the events, one of them after 503s.
+    assert figures["webhook deliveries"]["SUCCEEDED"] > 10
+    assert figures["webhook requests answered 503"] > 0
     if ON_POSTGRES:
         assert figures["workers killed (SIGKILL)"] == 1
         assert figures["slowest worker replacement (s)"] < 30

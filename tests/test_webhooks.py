@@ -596,8 +596,8 @@ async def test_a_dead_endpoint_holds_up_no_other_delivery_nor_email(
         await receiver.wait_for(3, "/live")
         await receiver.wait_for(2, "/bolt")  # Barry's license moved, and its two pools
         await smtp.wait_for(3)
-        # All of that while the dead endpoint's first attempt is still waiting for an answer.
-        assert len(receiver.at("/dead")) == 1
+        # All of that while the dead endpoint's first attempts still wait for an answer.
+        assert receiver.at("/dead")
         assert not await WebhookDelivery.filter(endpoint_id=_pk(dead), attempts__gt=0).exists()
 
 

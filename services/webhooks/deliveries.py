@@ -48,11 +48,12 @@ class Attempt:
 
 @dataclass(frozen=True)
 class Fairness:
-    """What this process has in flight: at most one attempt per endpoint, and a few per
-    company, so one company's slow endpoints cannot take every slot."""
+    """What this process has in flight, and how much of it one endpoint and one company may
+    hold: a slow endpoint cannot take every slot, nor a company's many endpoints."""
 
-    busy_endpoints: frozenset[int]
+    busy_endpoints: Counter[int]
     busy_companies: Counter[int]
+    per_endpoint: int
     per_company: int
 
 
@@ -68,24 +69,28 @@ async def claim(
     query = WebhookDelivery.filter(
         _unleased(now), status__in=DUE, next_attempt_at__lte=now, endpoint__enabled=True
     )
-    if fairness.busy_endpoints:
-        query = query.exclude(endpoint_id__in=list(fairness.busy_endpoints))
+    full = [pk for pk, count in fairness.busy_endpoints.items() if count >= fairness.per_endpoint]
+    if full:
+        query = query.exclude(endpoint_id__in=full)
     candidates = await query.order_by("next_attempt_at", "id").limit(limit * 4)
-    companies = Counter(fairness.busy_companies)
-    chosen_endpoints: set[int] = set()
+    endpoints_held = Counter(fairness.busy_endpoints)
+    companies_held = Counter(fairness.busy_companies)
     won: list[WebhookDelivery] = []
     for row in candidates:
         if len(won) == limit:
             break
-        if row.endpoint_id in chosen_endpoints or companies[row.company_id] >= fairness.per_company:
+        if (
+            endpoints_held[row.endpoint_id] >= fairness.per_endpoint
+            or companies_held[row.company_id] >= fairness.per_company
+        ):
             continue
         claimed = await WebhookDelivery.filter(
             _unleased(now), id=row.id, status__in=DUE, next_attempt_at__lte=now
         ).update(locked_until=now + lease)
         if claimed == 1:
             won.append(row)
-            chosen_endpoints.add(row.endpoint_id)
-            companies[row.company_id] += 1
+            endpoints_held[row.endpoint_id] += 1
+            companies_held[row.company_id] += 1
     return won
 
 
