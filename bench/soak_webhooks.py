@@ -31,7 +31,8 @@ ENV = {
     "WEBHOOK_ALLOWED_CIDRS": "127.0.0.0/8",
     "WEBHOOK_ALLOW_HTTP": "true",
     "WEBHOOK_POLL_SECONDS": "0.1",
-    "WEBHOOK_LEASE_SECONDS": "5",
+    "WEBHOOK_LEASE_SECONDS": "20",
+    "WEBHOOK_RETRY_SCALE": "0.1",  # retries after about 0.5 s, 3 s, 12 s...
 }
 # Events that match one audit action each.
 MATCHING_ACTIONS = {

@@ -51,6 +51,11 @@ def message_id(
     return f"<{MESSAGE_ID_PREFIX[kind]}-{email_id}@{host}>"
 
 
+def _without_query(url: str) -> str:
+    """A URL as an email may show it: a query string may hold a partner's key."""
+    return urlsplit(url)._replace(query="", fragment="").geturl()
+
+
 def one_line(text: str) -> str:
     """A header holds one line: a name typed with a line break would make the email unsendable."""
     return " ".join(text.split())
@@ -300,7 +305,7 @@ class Mailer:
             return Letter(None, "the endpoint was enabled again")
         context = {
             "company": endpoint.company.name,
-            "url": endpoint.url,
+            "url": _without_query(endpoint.url),
             "reason": endpoint.disabled_reason or "it stopped answering",
             "endpoint_id": encode_id("WebhookEndpoint", endpoint.id),
         }

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.webhooks.addresses import AddressPolicy
+from services.webhooks.addresses import RESOLVE_TIMEOUT_SECONDS, AddressPolicy
 
 
 class SettingsError(ValueError):
@@ -125,6 +125,7 @@ def _webhooks(env: Mapping[str, str]) -> dict[str, Any]:
         "webhook_concurrency": _positive_int(
             "WEBHOOK_CONCURRENCY", env.get("WEBHOOK_CONCURRENCY", "16")
         ),
+        "webhook_retry_scale": seconds("WEBHOOK_RETRY_SCALE", "1"),
     }
 
 
@@ -210,6 +211,7 @@ class Settings:
     webhook_poll_seconds: float = 1.0
     webhook_lease_seconds: float = 60.0
     webhook_concurrency: int = 16
+    webhook_retry_scale: float = 1.0  # shortens the retry schedule (tests, soaks)
     clock: Clock = field(default_factory=Clock)
 
     @classmethod
@@ -267,6 +269,17 @@ class Settings:
             **_webhooks(env),
             clock=Clock(pinned_today=_pinned_date(env.get("LICENSING_TODAY"))),
         )
+
+    def __post_init__(self) -> None:
+        # A lease must outlast an attempt (its lookup included), or a second sender could send
+        # the same delivery while the first still waits for the answer.
+        shortest = self.webhook_timeout_seconds + RESOLVE_TIMEOUT_SECONDS + 1
+        if self.webhook_lease_seconds < shortest:
+            raise SettingsError(
+                f"WEBHOOK_LEASE_SECONDS must be at least {shortest:g} (WEBHOOK_TIMEOUT_SECONDS "
+                f"+ {RESOLVE_TIMEOUT_SECONDS:g} s for the lookup + 1), got "
+                f"{self.webhook_lease_seconds:g}"
+            )
 
     @property
     def webhook_policy(self) -> AddressPolicy:

@@ -100,7 +100,7 @@ class WebhookSender:
             fairness=self._fairness(),
         )
         for delivery in claimed:
-            task = asyncio.create_task(self._attempt(delivery.id), name="webhook-attempt")
+            task = asyncio.create_task(self._attempt(delivery), name="webhook-attempt")
             self.inflight[task] = delivery
             task.add_done_callback(self._done)
         return len(claimed)
@@ -109,20 +109,22 @@ class WebhookSender:
         self.inflight.pop(task, None)
         self._wake.set()  # a slot is free: another endpoint's delivery may be waiting
 
-    async def _attempt(self, delivery_id: int) -> None:
+    async def _attempt(self, claimed: WebhookDelivery) -> None:
         try:
-            delivery = await deliveries.for_attempt(delivery_id)
+            delivery = await deliveries.for_attempt(claimed.id)
             if delivery is None:
                 return
+            delivery.claim_token = claimed.claim_token
             if not delivery.endpoint.enabled:
-                await deliveries.release(delivery_id)
+                await deliveries.release(delivery)
                 return
             attempt = await self.post(delivery.endpoint, delivery.event)
-            await deliveries.record(delivery, attempt, self.settings.clock.now())
-            self._log(delivery, attempt)
+            now = self.settings.clock.now()
+            if await deliveries.record(delivery, attempt, now, self.settings.webhook_retry_scale):
+                self._log(delivery, attempt)
         except Exception:
             # The lease runs out and the delivery is attempted again.
-            logger.exception("webhook delivery %s: the attempt failed unexpectedly", delivery_id)
+            logger.exception("webhook delivery %s: the attempt failed unexpectedly", claimed.id)
 
     def _log(self, delivery: WebhookDelivery, attempt: Attempt) -> None:
         outcome = attempt.status if attempt.status is not None else attempt.error
@@ -165,12 +167,15 @@ class WebhookSender:
                 return await self._exchange(target, body, headers, limit)
         except TimeoutError:
             return Attempt(status=None, error=f"No answer within {limit:g} seconds")
-        except (httpx.HTTPError, OSError) as failure:
+        except Exception as failure:  # whatever fails, the attempt failed: recorded, retried
+            if not isinstance(failure, (httpx.HTTPError, OSError)):
+                logger.warning("webhook attempt failed unexpectedly", exc_info=True)
             return Attempt(status=None, error=f"{type(failure).__name__}: {failure}")
 
     async def _exchange(
         self, target: addresses.Target, body: bytes, headers: dict[str, str], limit: float
     ) -> Attempt:
+        """The exchange with the first of the checked addresses that takes the connection."""
         # A client per attempt, without keep-alive: a pooled connection is keyed by address and
         # could carry one host's TLS session to another host on the same address.
         async with httpx.AsyncClient(
@@ -181,16 +186,32 @@ class WebhookSender:
             limits=httpx.Limits(max_keepalive_connections=0),
         ) as client:
             extensions = {"sni_hostname": target.host} if target.url.scheme == "https" else {}
-            request = client.build_request(
-                "POST", target.address_url, content=body, headers=headers, extensions=extensions
-            )
-            response = await client.send(request, stream=True)
-            try:
-                kept = await _read_capped(response)
-            finally:
-                await response.aclose()
-        return Attempt(
-            status=response.status_code,
-            body=kept,
-            retry_after=response.headers.get("retry-after"),
-        )
+            *others, last = target.addresses
+            for address in others:
+                try:
+                    return await _send(
+                        client, target.address_url(address), body, headers, extensions
+                    )
+                except httpx.ConnectError:
+                    continue
+            return await _send(client, target.address_url(last), body, headers, extensions)
+
+
+async def _send(
+    client: httpx.AsyncClient,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    extensions: dict[str, str],
+) -> Attempt:
+    request = client.build_request(
+        "POST", url, content=body, headers=headers, extensions=extensions
+    )
+    response = await client.send(request, stream=True)
+    try:
+        kept = await _read_capped(response)
+    finally:
+        await response.aclose()
+    return Attempt(
+        status=response.status_code, body=kept, retry_after=response.headers.get("retry-after")
+    )

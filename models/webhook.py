@@ -103,6 +103,8 @@ class WebhookDelivery(Model):
     attempts = fields.IntField(default=0)
     next_attempt_at = fields.DatetimeField(null=True)
     locked_until = fields.DatetimeField(null=True)
+    # Who holds the lease: an attempt is recorded only by the sender that claimed it.
+    claim_token = fields.CharField(max_length=32, null=True)
     last_attempt_at = fields.DatetimeField(null=True)
     last_response_status = fields.IntField(null=True)
     last_response_body = fields.CharField(max_length=2048, null=True)

@@ -4,6 +4,7 @@ the senders live, again (same webhook-id) only after a killed sender's lease run
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import signal
 import tempfile
@@ -19,13 +20,14 @@ from licensing.db import orm
 from licensing.settings import Clock
 from licensing.webhook_sender import WebhookSender
 from models.company import Company
-from models.webhook import DeliveryStatus, WebhookDelivery, WebhookEventType
+from models.webhook import DeliveryStatus, WebhookDelivery, WebhookEvent, WebhookEventType
 from resolvers.ids import encode_id
 from services.audit import Actor
 from services.fixtures import load_fixture_text
 from services.protection.tokens import create_token
 from services.webhooks import deliveries, endpoints
 from services.webhooks.addresses import AddressPolicy
+from services.webhooks.deliveries import Attempt
 from services.webhooks.endpoints import UrlCheck
 from tests.conftest import ACME, EXAMPLE_FIXTURE, TODAY
 from tests.test_webhooks import LOOPBACK, PING, webhook_settings
@@ -113,8 +115,8 @@ async def test_a_sender_killed_mid_delivery_leaves_it_to_the_next_one(
         WEBHOOK_ALLOWED_CIDRS="127.0.0.0/8",
         WEBHOOK_ALLOW_HTTP="true",
         WEBHOOK_POLL_SECONDS="0.05",
-        WEBHOOK_LEASE_SECONDS="2",
-        WEBHOOK_TIMEOUT_SECONDS="30",
+        WEBHOOK_TIMEOUT_SECONDS="1",
+        WEBHOOK_LEASE_SECONDS="7",  # the shortest a 1 s attempt allows
     )
     async with WebhookReceiver() as receiver:
         receiver.plan("/hooks", Reply(hang=True))
@@ -138,3 +140,63 @@ async def test_a_sender_killed_mid_delivery_leaves_it_to_the_next_one(
     assert [each.event_id for each in retried] == [event_id, event_id]
     assert retried[0].body == retried[1].body
     assert row.attempts == 1  # the killed attempt was never recorded
+
+
+async def _one_delivery(company_id: int, receiver: WebhookReceiver) -> WebhookDelivery:
+    endpoint_id = await _endpoint(company_id, receiver.url())
+    return await deliveries.send_test(
+        company_id=company_id, endpoint_id=endpoint_id, actor=NOBODY, now=CLOCK.now()
+    )
+
+
+async def test_only_the_sender_holding_the_lease_records_its_attempt(database_url: str) -> None:
+    lease = dt.timedelta(seconds=30)
+    async with WebhookReceiver() as receiver, orm(database_url):
+        made = await _one_delivery(await _acme(), receiver)
+        fair = deliveries.Fairness(Counter(), Counter(), per_endpoint=4, per_company=8)
+        (first,) = await deliveries.claim(now=CLOCK.now(), lease=lease, limit=1, fairness=fair)
+        # Its lease ran out and a second sender claimed it: the first's late answer is dropped.
+        later = CLOCK.now() + lease + dt.timedelta(seconds=1)
+        (second,) = await deliveries.claim(now=later, lease=lease, limit=1, fairness=fair)
+        assert first.id == second.id == made.id
+        assert first.claim_token != second.claim_token
+        assert not await deliveries.record(first, Attempt(status=500), later)
+        assert await deliveries.record(second, Attempt(status=200), later)
+        row = await WebhookDelivery.get(id=made.id)
+        assert (row.status, row.attempts, row.last_response_status) == ("SUCCEEDED", 1, 200)
+
+
+async def test_asking_twice_to_redeliver_queues_one_delivery(database_url: str) -> None:
+    async with WebhookReceiver() as receiver, orm(database_url):
+        company_id = await _acme()
+        made = await _one_delivery(company_id, receiver)
+        await WebhookDelivery.filter(id=made.id).update(status=DeliveryStatus.FAILED)
+        again = [
+            await deliveries.redeliver(
+                company_id=company_id, delivery_id=made.id, actor=NOBODY, now=CLOCK.now()
+            )
+            for _ in range(2)
+        ]
+        assert again[0].id == again[1].id != made.id
+        assert again[0].event.event_id == made.event.event_id
+        assert await WebhookDelivery.all().count() == 2
+
+
+async def test_finished_deliveries_are_forgotten_after_30_days(database_url: str) -> None:
+    async with WebhookReceiver() as receiver, orm(database_url):
+        company_id = await _acme()
+        old, waiting, recent = [await _one_delivery(company_id, receiver) for _ in range(3)]
+        month_ago = CLOCK.now() - dt.timedelta(days=31)
+        await WebhookDelivery.filter(id__in=[old.id, waiting.id]).update(created_at=month_ago)
+        await WebhookEvent.filter(id__in=[old.event_id, waiting.event_id]).update(
+            created_at=month_ago
+        )
+        await WebhookDelivery.filter(id__in=[old.id, recent.id]).update(
+            status=DeliveryStatus.SUCCEEDED
+        )
+        assert await deliveries.forget_finished(CLOCK.now() - dt.timedelta(days=30)) == 1
+        assert sorted(await WebhookDelivery.all().values_list("id", flat=True)) == [
+            waiting.id,
+            recent.id,
+        ]
+        assert not await WebhookEvent.filter(id=old.event_id).exists()

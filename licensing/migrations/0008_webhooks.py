@@ -62,6 +62,7 @@ class Migration(migrations.Migration):
                 ('attempts', fields.IntField(default=0)),
                 ('next_attempt_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('locked_until', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('claim_token', fields.CharField(null=True, max_length=32)),
                 ('last_attempt_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('last_response_status', fields.IntField(null=True)),
                 ('last_response_body', fields.CharField(null=True, max_length=2048)),

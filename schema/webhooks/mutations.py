@@ -50,8 +50,8 @@ class UpdateWebhookEndpointInput:
     )
     enabled: bool | None = strawberry.field(
         default=None,
-        description="false stops deliveries (they wait); true resumes them and clears "
-        "disabledReason.",
+        description="false stops deliveries (queued ones wait; new events are not queued for "
+        "it); true resumes them and clears disabledReason.",
     )
 
 

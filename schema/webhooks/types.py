@@ -27,8 +27,9 @@ strawberry.enum(
     webhook_models.DeliveryStatus,
     name="WebhookDeliveryStatus",
     description="PENDING: not attempted yet. RETRYING: an attempt failed, another is due at "
-    "nextAttemptAt. SUCCEEDED: answered with a 2xx. FAILED: given up (5 days of failures, a "
-    "410, or its endpoint disabled for failing); redeliver it to try again.",
+    "nextAttemptAt. SUCCEEDED: answered with a 2xx. FAILED: given up (5 days after it was "
+    "queued, or its answer disabled the endpoint: a 410, 5 days of failures); redeliver it to "
+    "try again.",
 )
 
 

@@ -24,6 +24,7 @@ from services.subscription.reads import ContractView
 from services.webhooks import events as webhook_events
 
 NOBODY = Actor(user_id=None, token_id=None)
+RECORDED_EXPIRIES = dt.timedelta(days=7)
 
 
 def effective_status(purchase: LicensePurchase, now: dt.datetime) -> str:
@@ -204,9 +205,13 @@ async def resend_confirmation(
 
 async def record_expired_purchases(now: dt.datetime) -> int:
     """A pending purchase past its expiry already reads EXPIRED; record that once, with its
-    audit event and webhook (the guarded UPDATE decides which process writes them)."""
+    audit event and webhook (the guarded UPDATE decides which process writes them). Only
+    expiries of the last week: older ones, from before this was recorded, stay as they are."""
     expired = await LicensePurchase.filter(
-        status=PurchaseStatus.PENDING_SIGNATURE, expires_at__lte=now, expiry_recorded_at=None
+        status=PurchaseStatus.PENDING_SIGNATURE,
+        expires_at__lte=now,
+        expires_at__gt=now - RECORDED_EXPIRIES,
+        expiry_recorded_at=None,
     ).limit(500)
     recorded = 0
     for purchase in expired:

@@ -11,7 +11,9 @@ import asyncio
 import ipaddress
 import socket
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from urllib.parse import SplitResult, urlsplit
 
 from services.errors import DomainError
@@ -38,12 +40,13 @@ class AddressPolicy:
 
 @dataclass(frozen=True)
 class Target:
-    """A checked URL: connect to `address`, send `host_header`, expect TLS for `host`."""
+    """A checked URL: connect to one of `addresses` (in order), send `host_header`, expect
+    TLS for `host`."""
 
     url: SplitResult
     host: str
     port: int
-    address: IPAddress
+    addresses: tuple[IPAddress, ...]
 
     @property
     def host_header(self) -> str:
@@ -51,20 +54,26 @@ class Target:
         shown = f"[{self.host}]" if ":" in self.host else self.host
         return shown if self.port == default_port else f"{shown}:{self.port}"
 
-    @property
-    def address_url(self) -> str:
-        """The URL with the checked address in place of the host name."""
-        literal = f"[{self.address}]" if self.address.version == 6 else str(self.address)
+    def address_url(self, address: IPAddress) -> str:
+        """The URL with a checked address in place of the host name."""
+        literal = f"[{address}]" if address.version == 6 else str(address)
         path = self.url.path or "/"
         query = f"?{self.url.query}" if self.url.query else ""
         return f"{self.url.scheme}://{literal}:{self.port}{path}{query}"
 
 
+# Lookups run on threads of their own: a lookup that outlives its timeout keeps its thread
+# busy (getaddrinfo cannot be cancelled), and must not take the threads other work needs.
+_LOOKUPS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="webhook-dns")
+
+
 async def system_resolver(host: str, port: int) -> list[str]:
     loop = asyncio.get_running_loop()
+    lookup = partial(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
     async with asyncio.timeout(RESOLVE_TIMEOUT_SECONDS):
-        found = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [str(info[4][0]) for info in found]
+        found = await loop.run_in_executor(_LOOKUPS, lookup)
+    # IPv4 first: a server without an IPv6 route still reaches a dual-stack endpoint.
+    return sorted({str(info[4][0]) for info in found}, key=lambda text: ":" in text)
 
 
 def _refuse(message: str) -> WebhookUrlNotAllowed:
@@ -93,15 +102,32 @@ def parse_url(raw: str, policy: AddressPolicy) -> SplitResult:
         )
     if not parts.hostname:
         raise _refuse("The URL has no host name: enter one like https://example.com/hooks.")
+    _ascii_host(parts.hostname)
     if port == 0:
         raise _refuse("The URL's port must be from 1 to 65535.")
     return parts._replace(fragment="")
 
 
+# IPv6 ranges that reach IPv4 or local networks, whatever this Python's is_global says of them.
+_REFUSED_IPV6 = tuple(
+    ipaddress.IPv6Network(network)
+    for network in (
+        "::/96",  # IPv4-compatible (deprecated)
+        "::ffff:0:0:0/96",  # IPv4-translated
+        "64:ff9b:1::/48",  # local-use NAT64
+        "fec0::/10",  # site-local (deprecated)
+    )
+)
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
 def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """An IPv4 address carried inside an IPv6 one (mapped, 6to4, Teredo), to be judged too."""
+    """An IPv4 address carried inside an IPv6 one (mapped, NAT64, 6to4, Teredo), to be judged
+    too."""
     if address.ipv4_mapped is not None:
         return address.ipv4_mapped
+    if address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     if address.sixtofour is not None:
         return address.sixtofour
     if address.teredo is not None:
@@ -115,6 +141,8 @@ def is_public(address: IPAddress) -> bool:
     if not address.is_global or address.is_multicast:
         return False
     if isinstance(address, ipaddress.IPv6Address):
+        if any(address in network for network in _REFUSED_IPV6):
+            return False
         embedded = _embedded_ipv4(address)
         return embedded is None or is_public(embedded)
     return True
@@ -139,16 +167,29 @@ async def _addresses(host: str, port: int, resolver: Resolver) -> list[IPAddress
     return [ipaddress.ip_address(each.split("%", 1)[0]) for each in found]
 
 
+def _ascii_host(hostname: str) -> str:
+    """The name as DNS, the Host header and TLS spell it (IDNA for names like exämple.com)."""
+    try:
+        ipaddress.ip_address(hostname)
+        return hostname
+    except ValueError:
+        pass
+    try:
+        return hostname.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise _refuse("The URL's host name is not valid: check its spelling.") from None
+
+
 async def check(raw_url: str, policy: AddressPolicy, resolver: Resolver) -> Target:
     """The URL resolved and checked: every address it resolves to must be allowed."""
     url = parse_url(raw_url, policy)
-    host = url.hostname or ""
+    host = _ascii_host(url.hostname or "")
     port = url.port or (443 if url.scheme == "https" else 80)
     addresses = await _addresses(host, port, resolver)
-    refused = [address for address in addresses if not allowed(address, policy)]
-    if refused:
+    if not all(allowed(address, policy) for address in addresses):
+        # Which address is not said: registering URLs must not map an internal network.
         raise _refuse(
-            f"{host} resolves to {refused[0]}, a private, loopback or link-local address: "
-            "webhooks go only to public addresses."
+            f"{host} is, or resolves to, a private, loopback or link-local address: webhooks "
+            "go only to public addresses."
         )
-    return Target(url=url, host=host, port=port, address=addresses[0])
+    return Target(url=url, host=host, port=port, addresses=tuple(addresses))

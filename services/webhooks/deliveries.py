@@ -7,6 +7,7 @@ lease to run out, and the delivery is attempted again (with the same webhook-id 
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections import Counter
 from dataclasses import dataclass
 
@@ -72,6 +73,9 @@ async def claim(
     full = [pk for pk, count in fairness.busy_endpoints.items() if count >= fairness.per_endpoint]
     if full:
         query = query.exclude(endpoint_id__in=full)
+    crowded = [pk for pk, count in fairness.busy_companies.items() if count >= fairness.per_company]
+    if crowded:
+        query = query.exclude(company_id__in=crowded)
     candidates = await query.order_by("next_attempt_at", "id").limit(limit * 4)
     endpoints_held = Counter(fairness.busy_endpoints)
     companies_held = Counter(fairness.busy_companies)
@@ -84,10 +88,12 @@ async def claim(
             or companies_held[row.company_id] >= fairness.per_company
         ):
             continue
+        token = secrets.token_hex(16)
         claimed = await WebhookDelivery.filter(
             _unleased(now), id=row.id, status__in=DUE, next_attempt_at__lte=now
-        ).update(locked_until=now + lease)
+        ).update(locked_until=now + lease, claim_token=token)
         if claimed == 1:
+            row.claim_token = token
             won.append(row)
             endpoints_held[row.endpoint_id] += 1
             companies_held[row.company_id] += 1
@@ -99,72 +105,78 @@ async def for_attempt(delivery_id: int) -> WebhookDelivery | None:
     return await WebhookDelivery.filter(id=delivery_id).select_related("event", "endpoint").first()
 
 
-async def release(delivery_id: int) -> None:
+async def release(delivery: WebhookDelivery) -> None:
     """Give a claimed delivery back untried (its endpoint was disabled meanwhile)."""
-    await WebhookDelivery.filter(id=delivery_id).update(locked_until=None)
+    await WebhookDelivery.filter(id=delivery.id, claim_token=delivery.claim_token).update(
+        locked_until=None, claim_token=None
+    )
+
+
+def _storable(text: str | None, limit: int) -> str | None:
+    """At most `limit` characters, without NUL (PostgreSQL text cannot hold it)."""
+    return None if text is None else text[:limit].replace("\x00", "\ufffd")
 
 
 def _kept(attempt: Attempt) -> dict[str, object]:
     return {
         "last_response_status": attempt.status,
-        "last_response_body": None if attempt.body is None else attempt.body[:KEPT_RESPONSE_CHARS],
-        "last_error": None if attempt.error is None else attempt.error[:500],
+        "last_response_body": _storable(attempt.body, KEPT_RESPONSE_CHARS),
+        "last_error": _storable(attempt.error, 500),
     }
 
 
-async def record(delivery: WebhookDelivery, attempt: Attempt, now: dt.datetime) -> None:
-    """Record one attempt: success, a retry, or giving up (and disabling the endpoint on a 410
-    or after 5 days of failures)."""
+async def record(
+    delivery: WebhookDelivery, attempt: Attempt, now: dt.datetime, retry_scale: float = 1.0
+) -> bool:
+    """Record one attempt of the sender that claimed it: success, a retry, or giving up (and
+    disabling the endpoint on a 410 or after 5 days of failures). False when its lease was
+    lost meanwhile (another sender has it now) or its endpoint was deleted."""
     async with in_transaction():
         await data_version.changed(delivery.company_id)
         endpoint = await WebhookEndpoint.filter(id=delivery.endpoint_id).first()
-        if endpoint is None:
-            return  # deleted meanwhile, with its deliveries
+        held = WebhookDelivery.filter(id=delivery.id, claim_token=delivery.claim_token)
+        if endpoint is None or not await held.exists():
+            return False
         values: dict[str, object] = {
             **_kept(attempt),
             "attempts": F("attempts") + 1,
             "last_attempt_at": now,
             "locked_until": None,
+            "claim_token": None,
         }
         if attempt.succeeded:
             values.update(status=DeliveryStatus.SUCCEEDED, next_attempt_at=None)
             await WebhookEndpoint.filter(id=endpoint.id).update(failing_since=None)
         else:
-            values.update(await _after_failure(delivery, endpoint, attempt, now))
-        await WebhookDelivery.filter(id=delivery.id).update(**values)
+            values.update(await _after_failure(delivery, endpoint, attempt, now, retry_scale))
+        await held.update(**values)
+    return True
 
 
 async def _after_failure(
-    delivery: WebhookDelivery, endpoint: WebhookEndpoint, attempt: Attempt, now: dt.datetime
+    delivery: WebhookDelivery,
+    endpoint: WebhookEndpoint,
+    attempt: Attempt,
+    now: dt.datetime,
+    retry_scale: float,
 ) -> dict[str, object]:
     failing_since = endpoint.failing_since or now
     if endpoint.failing_since is None:
         await WebhookEndpoint.filter(id=endpoint.id).update(failing_since=now)
-    given_up: dict[str, object] = {"status": DeliveryStatus.FAILED, "next_attempt_at": None}
-    if attempt.status == 410:
-        reason = "The endpoint answered 410 Gone: it asked to receive no more webhooks."
-        await endpoints.disable_by_service(endpoint.id, reason, now)
-        return given_up
-    if now - failing_since >= schedule.GIVE_UP_AFTER:
-        reason = (
-            f"Every delivery failed for 5 days (since {failing_since:%Y-%m-%d %H:%M} UTC); "
-            f"the last: {_described(attempt)}"
-        )
-        await endpoints.disable_by_service(endpoint.id, reason, now)
-        return given_up
-    due = schedule.next_attempt(
+    failure = schedule.Failure(
+        status=attempt.status,
+        described=f"HTTP {attempt.status}" if attempt.status is not None else str(attempt.error),
+        retry_after=attempt.retry_after,
         failed_attempts=delivery.attempts + 1,
-        retry_after_header=attempt.retry_after,
         created_at=delivery.created_at,
-        now=now,
+        failing_since=failing_since,
     )
-    if due is None:
-        return given_up
-    return {"status": DeliveryStatus.RETRYING, "next_attempt_at": due}
-
-
-def _described(attempt: Attempt) -> str:
-    return f"HTTP {attempt.status}" if attempt.status is not None else (attempt.error or "?")
+    verdict = schedule.after_failure(failure, now, retry_scale)
+    if verdict.disable_because is not None:
+        await endpoints.disable_by_service(endpoint.id, verdict.disable_because, now)
+    if verdict.next_attempt_at is None:
+        return {"status": DeliveryStatus.FAILED, "next_attempt_at": None}
+    return {"status": DeliveryStatus.RETRYING, "next_attempt_at": verdict.next_attempt_at}
 
 
 async def _audit(delivery: WebhookDelivery, action: str, actor: Actor, now: dt.datetime) -> None:
@@ -210,10 +222,16 @@ async def delivery_of_company(*, company_id: int, delivery_id: int) -> WebhookDe
 async def redeliver(
     *, company_id: int, delivery_id: int, actor: Actor, now: dt.datetime
 ) -> WebhookDelivery:
-    """A new delivery of the same event (same webhook-id and body) to the same endpoint."""
+    """A new delivery of the same event (same webhook-id and body) to the same endpoint; the one
+    already waiting, if there is one (asking twice queues it once)."""
     async with in_transaction():
         await data_version.changed(company_id)
         earlier = await delivery_of_company(company_id=company_id, delivery_id=delivery_id)
+        waiting = await WebhookDelivery.filter(
+            event_id=earlier.event_id, endpoint_id=earlier.endpoint_id, status__in=DUE
+        ).first()
+        if waiting is not None:
+            return await WebhookDelivery.filter(id=waiting.id).select_related("event").get()
         event = await WebhookEvent.get(id=earlier.event_id)
         delivery = events.delivery_of(event, earlier.endpoint_id, now)
         await delivery.save()
@@ -232,3 +250,15 @@ async def deliveries_page(
 
 async def deliveries_by_ids(company_id: int, ids: list[int]) -> list[WebhookDelivery]:
     return await WebhookDelivery.filter(id__in=ids, company_id=company_id).select_related("event")
+
+
+async def forget_finished(before: dt.datetime) -> int:
+    """Delete deliveries finished before `before`, and the events left without any."""
+    done = (DeliveryStatus.SUCCEEDED, DeliveryStatus.FAILED)
+    forgotten = await WebhookDelivery.filter(status__in=done, created_at__lt=before).delete()
+    orphans = await WebhookEvent.filter(
+        created_at__lt=before, deliveries__id__isnull=True
+    ).values_list("id", flat=True)
+    for start in range(0, len(orphans), 500):
+        await WebhookEvent.filter(id__in=list(orphans[start : start + 500])).delete()
+    return forgotten

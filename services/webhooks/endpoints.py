@@ -157,11 +157,14 @@ async def update_endpoint(
     values = await _update_values(changes, check)
     async with in_transaction():
         await data_version.changed(company_id)
-        endpoint = await endpoint_of_company(company_id=company_id, endpoint_id=endpoint_id)
+        before = await endpoint_of_company(company_id=company_id, endpoint_id=endpoint_id)
+        endpoint = before
         if values:
             await WebhookEndpoint.filter(id=endpoint.id).update(**values)
             endpoint = await WebhookEndpoint.get(id=endpoint.id)
         shown = {key: value for key, value in values.items() if key in ("enabled", "event_types")}
+        if endpoint.url != before.url:
+            shown["previousHost"] = urlsplit(before.url).hostname
         await _record(endpoint, "webhook_endpoint.updated", actor, now, **shown)
     return endpoint
 
