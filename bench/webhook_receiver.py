@@ -7,6 +7,7 @@ answers with the replies planned for it, in order, then with 200.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import socket
 import time
 from collections import deque
@@ -19,6 +20,15 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from services.webhooks.addresses import AddressPolicy
+from services.webhooks.endpoints import UrlCheck
+
+# What lets a service register and send to this receiver (as WEBHOOK_ALLOWED_CIDRS=127.0.0.0/8
+# and WEBHOOK_ALLOW_HTTP=true do).
+LOOPBACK_CHECK = UrlCheck(
+    policy=AddressPolicy(allowed_networks=(ipaddress.ip_network("127.0.0.0/8"),), allow_http=True)
+)
 
 
 @dataclass(frozen=True)

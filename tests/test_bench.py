@@ -70,3 +70,15 @@ def test_the_live_updates_benchmark_runs_in_smoke_mode() -> None:
     report = _smoke_run("bench.live_latency")
     assert "3 open pages, 5 changes, 1 worker(s)" in report
     assert re.search(r"^\| answer to event, each page \(15 events\) \| [\d.]+ ms \|", report, re.M)
+
+
+def test_the_webhook_benchmark_runs_in_smoke_mode() -> None:
+    report = _smoke_run("bench.webhook_throughput")
+    assert "20 events to 4 endpoints" in report
+    for row in (
+        "1 sender(s): deliveries/s",
+        "2 sender(s): deliveries/s",
+        "reference, bare httpx, a new connection each: posts/s",
+        "reference, bare httpx, kept-alive connections: posts/s",
+    ):
+        assert re.search(rf"^{re.escape(row)}: [\d,]+$", report, re.M), row
