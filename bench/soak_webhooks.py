@@ -23,7 +23,7 @@ from services.audit import Actor
 from services.webhooks import endpoints
 
 PATHS = ("/steady", "/flaky")
-FLAKY_SHARE = 0.3  # of the flaky endpoint's answers, 503s asking to retry in a second
+FLAKY_SHARE = 0.3  # of the flaky endpoint's first attempts, 503s asking to retry in a second
 ENV = {
     "WEBHOOK_ALLOWED_CIDRS": "127.0.0.0/8",
     "WEBHOOK_ALLOW_HTTP": "true",
@@ -40,10 +40,14 @@ MATCHING_ACTIONS = {
 
 
 def flaky_receiver(seed: int) -> WebhookReceiver:
+    """The flaky endpoint answers the first attempt of some events with a 503: retried once,
+    each then arrives within the settling time whatever the seed."""
     chance = random.Random(seed)  # noqa: S311 - a fault mix, not a secret
+    refused: set[str] = set()
 
-    def answer(path: str) -> Reply:
-        if path == "/flaky" and chance.random() < FLAKY_SHARE:
+    def answer(path: str, event_id: str) -> Reply:
+        if path == "/flaky" and event_id not in refused and chance.random() < FLAKY_SHARE:
+            refused.add(event_id)
             return Reply(503, {"Retry-After": "1"})
         return Reply()
 

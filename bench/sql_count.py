@@ -7,6 +7,10 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+BACKGROUND_TASKS = frozenset(
+    {"outbox-mailer", "renewals", "housekeeping", "webhook-sender", "webhook-attempt"}
+)
+
 
 class _Counter(logging.Handler):
     def __init__(self) -> None:
@@ -20,7 +24,7 @@ class _Counter(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         # The background loops work in tasks of their own: not a request's SQL.
         task = asyncio.current_task()
-        if task is None or task.get_name() not in ("outbox-mailer", "renewals", "housekeeping"):
+        if task is None or task.get_name() not in BACKGROUND_TASKS:
             self.sent.append(record.getMessage())
 
 

@@ -53,9 +53,9 @@ class Received:
 
 
 class WebhookReceiver:
-    """`answer`, if given, chooses the reply for a path when none is planned."""
+    """`answer`, if given, chooses the reply for a path and webhook-id when none is planned."""
 
-    def __init__(self, answer: Callable[[str], Reply] | None = None) -> None:
+    def __init__(self, answer: Callable[[str, str], Reply] | None = None) -> None:
         self._answer = answer
         self.received: list[Received] = []
         self._plans: dict[str, deque[Reply]] = {}
@@ -80,7 +80,11 @@ class WebhookReceiver:
     async def _receive(self, request: Request) -> Response:
         path = request.url.path
         planned = self._plans.get(path)
-        reply = planned.popleft() if planned else self._answer(path) if self._answer else Reply()
+        event_id = request.headers.get("webhook-id", "")
+        if planned:
+            reply = planned.popleft()
+        else:
+            reply = self._answer(path, event_id) if self._answer else Reply()
         body = await request.body()
         self.received.append(
             Received(path, dict(request.headers), body, time.monotonic(), reply.status)

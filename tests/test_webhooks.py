@@ -105,7 +105,7 @@ def webhook_settings(database_url: str, smtp: SmtpServer, today: dt.date = TODAY
         webhook_allow_http=True,
         webhook_poll_seconds=0.05,
         webhook_timeout_seconds=1.0,
-        webhook_retry_scale=0.2,  # retries after about 1 s, 6 s, 24 s...
+        webhook_retry_scale=0.1,  # retries after about 0.5 s, 3 s, 12 s...
         renewal_poll_seconds=0.05,
         rate_limit_enabled=False,
     )
