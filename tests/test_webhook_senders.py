@@ -27,6 +27,7 @@ from services.fixtures import load_fixture_text
 from services.protection.tokens import create_token
 from services.webhooks import deliveries, endpoints
 from services.webhooks.deliveries import Attempt
+from services.webhooks.endpoints import UrlCheck
 from tests.conftest import ACME, EXAMPLE_FIXTURE, TODAY
 from tests.test_webhooks import PING, webhook_settings
 
@@ -195,3 +196,40 @@ async def test_finished_deliveries_are_forgotten_after_30_days(database_url: str
         kept = await WebhookDelivery.all().order_by("id").values_list("id", "status")
         assert [pk for pk, _ in kept] == [waiting.id, recent.id]
         assert not await WebhookEvent.filter(id=old.event_id).exists()
+
+
+async def test_the_connection_goes_to_the_checked_address_with_the_original_host(
+    database_url: str, smtp: SmtpServer
+) -> None:
+    """A name resolved by the sender itself (injected: no DNS), the request sent to that
+    address, the Host header still the URL's name."""
+
+    async def resolve(host: str, port: int) -> list[str]:
+        assert host == "partner.test"
+        return ["127.0.0.1"]
+
+    settings = webhook_settings(database_url, smtp)
+    async with WebhookReceiver() as receiver, orm(database_url):
+        company_id = await _acme()
+        check = UrlCheck(policy=LOOPBACK_CHECK.policy, resolver=resolve)
+        endpoint, _ = await endpoints.create_endpoint(
+            company_id=company_id,
+            url=f"http://partner.test:{receiver.port}/hooks",
+            event_types=[WebhookEventType.LICENSE_POOL_CHANGED],
+            description=None,
+            actor=NOBODY,
+            now=CLOCK.now(),
+            check=check,
+        )
+        await deliveries.send_test(
+            company_id=company_id, endpoint_id=endpoint.id, actor=NOBODY, now=CLOCK.now()
+        )
+        stop = asyncio.Event()
+        sending = asyncio.create_task(WebhookSender(settings, resolver=resolve).run(stop))
+        try:
+            (received,) = await receiver.wait_for(1)
+            await _all_succeeded(1)
+        finally:
+            stop.set()
+            await sending
+    assert received.headers["host"] == f"partner.test:{receiver.port}"
