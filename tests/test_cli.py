@@ -244,3 +244,36 @@ def test_the_committed_schema_is_the_served_one() -> None:
     """
     committed = (Path(__file__).resolve().parent.parent / "schema.graphql").read_text()
     assert export_sdl(build_schema()) == committed
+
+
+def test_webhook_relaxations_are_warned_about_and_a_short_lease_refused(tmp_path: Path) -> None:
+    env = environment(tmp_path)
+    run("migrate", env=env)
+    short = run("serve", "--port", str(free_port()), env={**env, "WEBHOOK_LEASE_SECONDS": "5"})
+    assert short.returncode == 2
+    assert short.stderr.count("\n") == 1, short.stderr
+    assert "WEBHOOK_LEASE_SECONDS must be at least 16" in short.stderr
+    relaxed = {**env, "WEBHOOK_ALLOWED_CIDRS": "127.0.0.0/8", "WEBHOOK_ALLOW_HTTP": "true"}
+    port = free_port()
+    with subprocess.Popen(
+        [*LICENSING, "serve", "--port", str(port)],
+        env=relaxed,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as server:
+        try:
+            assert server.stderr is not None
+            warnings = [_line_with(server.stderr, "WEBHOOK_ALLOWED_CIDRS")]
+            warnings.append(_line_with(server.stderr, "WEBHOOK_ALLOW_HTTP"))
+        finally:
+            server.terminate()
+    assert "may reach 127.0.0.0/8" in warnings[0]
+    assert '"level": "WARNING"' in warnings[1]
+
+
+def _line_with(stream: IO[str], text: str) -> str:
+    """The first line of `stream` that holds `text` (the server is still starting)."""
+    for line in stream:
+        if text in line:
+            return line
+    raise AssertionError(f"no line holds {text}")
