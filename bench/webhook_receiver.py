@@ -13,6 +13,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -53,10 +54,16 @@ class Received:
 
 
 class WebhookReceiver:
-    """`answer`, if given, chooses the reply for a path and webhook-id when none is planned."""
+    """`answer`, if given, chooses the reply for a path and webhook-id when none is planned;
+    `tls` (a certificate file and its key file) makes it speak HTTPS."""
 
-    def __init__(self, answer: Callable[[str, str], Reply] | None = None) -> None:
+    def __init__(
+        self,
+        answer: Callable[[str, str], Reply] | None = None,
+        tls: tuple[Path, Path] | None = None,
+    ) -> None:
         self._answer = answer
+        self._scheme = "https" if tls else "http"
         self.received: list[Received] = []
         self._plans: dict[str, deque[Reply]] = {}
         self._stopping = asyncio.Event()
@@ -64,14 +71,20 @@ class WebhookReceiver:
         self._socket.bind(("127.0.0.1", 0))
         self.port: int = self._socket.getsockname()[1]
         app = Starlette(routes=[Route("/{path:path}", self._receive, methods=["POST", "GET"])])
+        certificate, key = tls if tls else (None, None)
         config = uvicorn.Config(
-            app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1
+            app,
+            log_level="warning",
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+            ssl_certfile=certificate,
+            ssl_keyfile=key,
         )
         self._server = uvicorn.Server(config)
         self._task: asyncio.Task[None] | None = None
 
-    def url(self, path: str = "/hooks") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+    def url(self, path: str = "/hooks", host: str = "127.0.0.1") -> str:
+        return f"{self._scheme}://{host}:{self.port}{path}"
 
     def plan(self, path: str, *replies: Reply) -> None:
         """Answer the next requests to `path` with these, in order (then 200)."""

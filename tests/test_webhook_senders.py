@@ -4,6 +4,7 @@ the senders live, again (same webhook-id) only after a killed sender's lease run
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import os
 import signal
@@ -12,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+import trustme
 
 from bench.service import Service, service_env
 from bench.smtp import SmtpServer
@@ -233,3 +235,60 @@ async def test_the_connection_goes_to_the_checked_address_with_the_original_host
             stop.set()
             await sending
     assert received.headers["host"] == f"partner.test:{receiver.port}"
+
+
+async def test_tls_is_checked_for_the_url_name_on_the_checked_address(
+    database_url: str, smtp: SmtpServer, tmp_path: Path
+) -> None:
+    """HTTPS to a name the sender resolves to loopback (injected: no DNS): the certificate is
+    checked against the URL's name, not the address connected to."""
+    authority = trustme.CA()
+    issued = authority.issue_cert("partner.test")
+    certificate, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    issued.cert_chain_pems[0].write_to_path(str(certificate))
+    issued.private_key_pem.write_to_path(str(key))
+
+    async def resolve(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]
+
+    settings = dataclasses.replace(webhook_settings(database_url, smtp), webhook_allow_http=False)
+    check = UrlCheck(
+        policy=dataclasses.replace(LOOPBACK_CHECK.policy, allow_http=False), resolver=resolve
+    )
+    async with WebhookReceiver(tls=(certificate, key)) as receiver, orm(database_url):
+        company_id = await _acme()
+        made = {}
+        for name in ("partner.test", "impostor.test"):
+            endpoint, _ = await endpoints.create_endpoint(
+                company_id=company_id,
+                url=receiver.url("/hooks", host=name),
+                event_types=[WebhookEventType.LICENSE_POOL_CHANGED],
+                description=None,
+                actor=NOBODY,
+                now=CLOCK.now(),
+                check=check,
+            )
+            made[name] = await deliveries.send_test(
+                company_id=company_id, endpoint_id=endpoint.id, actor=NOBODY, now=CLOCK.now()
+            )
+        sender = WebhookSender(settings, resolver=resolve)
+        authority.configure_trust(sender.tls)
+        stop = asyncio.Event()
+        sending = asyncio.create_task(sender.run(stop))
+        try:
+            (received,) = await receiver.wait_for(1)
+            await _all_succeeded(1)
+            refused = made["impostor.test"].id
+            deadline = asyncio.get_running_loop().time() + 30
+            while not await WebhookDelivery.filter(id=refused, attempts=1).exists():
+                assert asyncio.get_running_loop().time() < deadline, "never attempted"
+                await asyncio.sleep(0.02)
+        finally:
+            stop.set()
+            await sending
+        impostor = await WebhookDelivery.get(id=refused)
+    assert received.headers["host"] == f"partner.test:{receiver.port}"
+    assert impostor.status == DeliveryStatus.RETRYING
+    assert impostor.last_response_status is None
+    assert impostor.last_error is not None
+    assert "CERTIFICATE_VERIFY_FAILED" in impostor.last_error
