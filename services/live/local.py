@@ -34,6 +34,7 @@ class LocalFeed:
 
     async def run(self, stop: asyncio.Event) -> None:
         forget = signal.listen_locally(self._tell)
+        waker = asyncio.create_task(self._wake_on(stop))
         try:
             loop = asyncio.get_running_loop()
             while not stop.is_set():
@@ -45,7 +46,13 @@ class LocalFeed:
                 except Exception:
                     logger.exception("live updates: reading changed versions failed; retrying")
         finally:
+            waker.cancel()
             forget()
+
+    async def _wake_on(self, stop: asyncio.Event) -> None:
+        """A stop ends the wait at once (else a shutdown would wait out the poll)."""
+        await stop.wait()
+        self._woken.set()
 
     async def _pass(self) -> None:
         self._woken.clear()
