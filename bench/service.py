@@ -59,6 +59,8 @@ class Service:
         self._log = log
         self._process: subprocess.Popen[bytes] | None = None
         self._output: IO[bytes] | None = None
+        # How the process ended after the SIGTERM of leaving the `with` (None: killed).
+        self.returncode: int | None = None
 
     def __enter__(self) -> Service:
         self._output = self._log.open("ab") if self._log else None
@@ -79,13 +81,24 @@ class Service:
         assert self._process is not None
         self._process.send_signal(signal.SIGTERM)
         try:
-            self._process.wait(timeout=30)
+            self.returncode = self._process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
         finally:
             if self._output is not None:
                 self._output.close()
+
+    async def exited(self, within: float = 30.0) -> int:
+        """The exit status, once the process has ended (after a signal sent by the caller)."""
+        assert self._process is not None
+        deadline = asyncio.get_running_loop().time() + within
+        while (status := self._process.poll()) is None:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"licensing serve still runs after {within:g} s")
+            await asyncio.sleep(0.05)
+        self.returncode = status
+        return status
 
     @property
     def pid(self) -> int:

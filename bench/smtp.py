@@ -6,6 +6,7 @@ import asyncio
 import email
 import re
 import socket
+import threading
 from email.message import EmailMessage
 from email.policy import default
 from typing import Any
@@ -25,8 +26,14 @@ class _Keep:
         self.inbox = inbox
         self.refusals = 0
         self.refusing = False
+        # While held, a message's DATA is answered only once `gate` opens (a slow server).
+        self.gate: threading.Event | None = None
+        self.arrived = threading.Event()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        if self.gate is not None:
+            self.arrived.set()
+            await asyncio.to_thread(self.gate.wait)
         if self.refusing:
             self.refusals += 1
             return "554 5.7.1 Message refused (test server in refusing mode)"
@@ -52,11 +59,24 @@ class SmtpServer:
         """Answer every message with a permanent 554, as a mail server that rejects us would."""
         self._handler.refusing = True
 
+    def hold(self) -> None:
+        """Keep the next messages waiting for their answer until `release`."""
+        self._handler.gate = threading.Event()
+
+    async def until_a_message_is_held(self, within: float = 10.0) -> None:
+        arrived = await asyncio.to_thread(self._handler.arrived.wait, within)
+        assert arrived, f"no message reached the SMTP server within {within:g} s"
+
+    def release(self) -> None:
+        if self._handler.gate is not None:
+            self._handler.gate.set()
+
     @property
     def refusals(self) -> int:
         return self._handler.refusals
 
     def stop(self) -> None:
+        self.release()
         if self._controller is not None:
             self._controller.stop()
             self._controller = None

@@ -7,18 +7,18 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from licensing import db, housekeeping, logs, renewals
+from licensing import db, housekeeping, logs, metrics, probes, renewals, tracing
 from licensing.cached_answers import CachedAnswers
 from licensing.downloads import download_route
 from licensing.edge import Edge
 from licensing.email_sender import sender_for
+from licensing.graphiql_page import graphiql_routes
 from licensing.graphql_view import LicensingGraphQL
 from licensing.mailer import Mailer
 from licensing.settings import Settings
@@ -28,17 +28,12 @@ from schema.protection.response_cache import ResponseStore
 from services.live.hub import Hub
 from services.live.local import LocalFeed
 from services.live.postgres import PostgresFeed
+from services.protection import persisted_queries
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 logger = logging.getLogger(__name__)
-
-
-async def healthz(request: Request) -> Response:
-    try:
-        await db.ping()
-    except Exception:
-        logger.exception("health check: the database did not answer")
-        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
-    return JSONResponse({"status": "ok", "database": "ok"})
 
 
 def _change_feed(settings: Settings, hub: Hub) -> LocalFeed | PostgresFeed:
@@ -59,6 +54,7 @@ async def _background(settings: Settings, hub: Hub) -> AsyncIterator[None]:
         asyncio.create_task(renewals.run(settings, stop), name="renewals"),
         asyncio.create_task(housekeeping.run(settings, stop), name="housekeeping"),
         asyncio.create_task(_change_feed(settings, hub).run(stop), name="live-updates"),
+        asyncio.create_task(probes.sample_every_few_seconds(stop), name="metrics-sampler"),
     ]
     try:
         yield
@@ -75,39 +71,70 @@ def _settle_the_heap() -> None:
     gc.freeze()
 
 
-def create_app(settings: Settings) -> Starlette:
+async def _name_the_registered_operations(names: metrics.OperationNames) -> None:
+    """The operations of the persisted queries an operator registered keep their names in the
+    metrics (`licensing queries register`, then a restart)."""
+    documents = await persisted_queries.registered_by_operators()
+    names.include(name for document in documents for name in metrics.operation_names(document))
+
+
+def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None) -> Starlette:
+    """Traced when `tracing.configured()`, or into `span_exporter` (tests): licensing/tracing.py."""
+    traced = span_exporter is not None or tracing.configured()
+    # Before the schema is built: tracing adds its extension there.
+    outermost = tracing.install(span_exporter) if traced else []
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await db.init_orm(settings.database_url, **settings.database_options)
+        lifecycle.watch_sigterm()
         try:
             await db.check_ready()
+            await _name_the_registered_operations(names)
+            metrics.worker_started()
             _settle_the_heap()
             async with _background(settings, hub):
                 yield
         finally:
+            lifecycle.begin_shutdown()
+            lifecycle.stop_watching()
+            readiness.close()
+            metrics.worker_stopped()
             gc.unfreeze()
             await db.close_orm()
+            if traced:
+                await tracing.shutdown()
 
     answers = (
         ResponseStore(settings.response_cache_bytes) if settings.response_cache_bytes else None
     )
     hub = Hub()
-    graphql = LicensingGraphQL(settings, answers, hub)
-    return Starlette(
+    lifecycle = probes.Lifecycle()
+    readiness = probes.Readiness()
+    names = metrics.OperationNames(settings.metrics_operation_names)
+    recorder = metrics.Recorder(names)
+    graphql = LicensingGraphQL(settings, answers, hub, recorder)
+    app = Starlette(
         middleware=[
+            *outermost,  # the request's span covers everything below
             Middleware(Edge, max_bytes=settings.max_request_bytes),
             # In front of the router: a repeated query costs a token lookup, not a route.
-            Middleware(CachedAnswers, settings=settings, store=answers, path="/graphql"),
+            Middleware(
+                CachedAnswers, settings=settings, store=answers, path="/graphql", recorder=recorder
+            ),
         ],
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
-            Route("/healthz", healthz, methods=["GET"]),
+            *probes.probe_routes(settings, lifecycle, readiness),
             download_route(settings),
             *sign_routes(settings),
+            *graphiql_routes(settings),
         ],
         lifespan=lifespan,
     )
+    app.state.lifecycle = lifecycle
+    return app
 
 
 def app_from_env() -> Starlette:

@@ -18,17 +18,21 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from licensing.settings import Settings
+from resolvers.context import OperationReport
 from resolvers.protection import cost_extension, take_cost_of
 from schema.protection.response_cache import Entry, ResponseStore, answer_key, etag_matches
 from services.access import Viewer
 from services.protection import tokens
+
+if TYPE_CHECKING:
+    from licensing.metrics import Recorder
 
 request_log = logging.getLogger("licensing.requests")
 ASK_FOR_HEADER = "Send an Authorization: Bearer TOKEN header."
@@ -123,12 +127,19 @@ class CachedAnswers:
     """ASGI middleware: authenticates every GraphQL request once, answers repeated queries."""
 
     def __init__(
-        self, app: ASGIApp, *, settings: Settings, store: ResponseStore | None, path: str
+        self,
+        app: ASGIApp,
+        *,
+        settings: Settings,
+        store: ResponseStore | None,
+        path: str,
+        recorder: Recorder | None = None,
     ) -> None:
         self.app = app
         self.settings = settings
         self.store = store
         self.path = path
+        self.recorder = recorder
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["type"] == "http" and scope["path"] == self.path and scope["method"]
@@ -156,13 +167,20 @@ class CachedAnswers:
         )
         assert self.store is not None
         entry = self.store.get(key, self.settings.clock.now())
+        if self.recorder is not None:
+            self.recorder.cache_lookup(hit=entry is not None)
         if entry is None:
             return False
         decision = await take_cost_of(self.settings, viewer, entry.requested_cost)
         if decision is not None and not decision.allowed:
             return False  # Strawberry answers THROTTLED, and logs it
         await self._send(scope, send, entry, decision)
-        self._log(scope, operation, entry, viewer, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        if self.recorder is not None:
+            self.recorder.operation_done(
+                OperationReport("query", entry.operation_name, "ok", (), seconds)
+            )
+        self._log(scope, operation, entry, viewer, seconds)
         return True
 
     def _operation(self, scope: Scope, body: bytes) -> _Operation | None:

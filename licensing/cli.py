@@ -7,15 +7,17 @@ import asyncio
 import datetime as dt
 import logging
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from importlib import resources
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import uvicorn
 
-from licensing import db, logs
+from licensing import db, logs, metrics_directory, tracing
 from licensing.settings import Settings, SettingsError
 from schema.api import build_schema, export_sdl
 from services.errors import DomainError, FixtureError
@@ -58,27 +60,42 @@ async def _create_token(settings: Settings, email: str, scopes: list[str], name:
     return created[0]
 
 
-def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
+def _serve(settings: Settings, args: argparse.Namespace) -> None:
     # Logging is ours (one JSON line per request, secrets redacted): uvicorn's is off.
     options: dict[str, Any] = {
-        "host": host,
-        "port": port,
+        "host": args.host,
+        "port": args.port,
         "log_config": None,
         "access_log": False,
         # WebSockets (live updates): pings find dead peers, and a client's message is small.
         "ws_ping_interval": WS_PING_SECONDS,
         "ws_ping_timeout": WS_PING_SECONDS,
         "ws_max_size": settings.live_max_message_bytes,
+        # After a SIGTERM, requests under way have this long to finish; then they are cancelled.
+        "timeout_graceful_shutdown": args.timeout_graceful_shutdown,
     }
-    if workers > 1:
-        # Workers read their settings from the environment: without a SECRET_KEY each would
-        # make its own, and a download link signed by one would fail on the others.
-        os.environ.setdefault("SECRET_KEY", settings.secret_key)
-        uvicorn.run("licensing.app:app_from_env", factory=True, workers=workers, **options)
-        return
-    from licensing.app import create_app
+    # Before anything imports prometheus_client: its mode is chosen on import.
+    directory = metrics_directory.prepare()
+    # uvicorn stops gracefully on SIGTERM and then raises it again for the handler it found:
+    # this one, so that a stop asked for ends with status 0.
+    signal.signal(signal.SIGTERM, _stopped)
+    try:
+        if args.workers > 1:
+            # Workers read their settings from the environment: without a SECRET_KEY each would
+            # make its own, and a download link signed by one would fail on the others.
+            os.environ.setdefault("SECRET_KEY", settings.secret_key)
+            uvicorn.run("licensing.app:app_from_env", factory=True, workers=args.workers, **options)
+            return
+        from licensing.app import create_app
 
-    uvicorn.run(create_app(settings), **options)
+        uvicorn.run(create_app(settings), **options)
+    finally:
+        metrics_directory.remove(directory)
+        logging.getLogger("licensing").info("stopped")
+
+
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM after uvicorn's graceful shutdown: nothing left to do."""
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
@@ -100,7 +117,12 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
             "when the service restarts. Set SECRET_KEY in production."
         )
     _warn_about_webhook_relaxations(settings, logger)
-    _serve(settings, args.host, args.port, args.workers)
+    if tracing.extra_missing():
+        logger.warning(
+            "OTEL_EXPORTER_OTLP_ENDPOINT is set but OpenTelemetry is not installed: no traces "
+            'are sent. Install the extra: pip install -e ".[otel]".'
+        )
+    _serve(settings, args)
 
 
 def _warn_about_webhook_relaxations(settings: Settings, logger: logging.Logger) -> None:
@@ -223,6 +245,13 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--host", default="127.0.0.1")
         command.add_argument("--port", type=int, default=8000)
         command.add_argument("--workers", type=int, default=1)
+        command.add_argument(
+            "--timeout-graceful-shutdown",
+            type=float,
+            default=30.0,
+            metavar="SECONDS",
+            help="after SIGTERM, how long requests under way may take to finish (default 30)",
+        )
 
     serve = commands.add_parser("serve", help="run the HTTP service")
     add_serve_options(serve)

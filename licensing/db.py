@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +158,31 @@ async def pending_migrations() -> list[str]:
     executor = MigrationExecutor(get_connection("default"), apps)
     steps = await executor.plan(None)
     return [step.migration.name for step in steps if not step.backward]
+
+
+@dataclass(frozen=True)
+class PoolUse:
+    in_use: int
+    idle: int
+    maximum: int
+
+
+def pool_use() -> PoolUse | None:
+    """How many of this process's database connections are busy (None before start-up).
+
+    PostgreSQL: asyncpg's pool. SQLite: the one writing connection, busy while its lock is
+    held (reads outside transactions use a connection of their own, services/sql.py).
+    """
+    client: Any = get_connection("default")
+    pool = getattr(client, "_pool", None)
+    if pool is not None:
+        size, idle = pool.get_size(), pool.get_idle_size()
+        return PoolUse(in_use=size - idle, idle=idle, maximum=pool.get_max_size())
+    lock = getattr(client, "_lock", None)
+    if getattr(client, "_connection", None) is None or lock is None:
+        return None
+    busy = int(lock.locked())
+    return PoolUse(in_use=busy, idle=1 - busy, maximum=1)
 
 
 async def ping() -> None:

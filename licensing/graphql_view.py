@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 from cross_web import HTTPException
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -21,9 +22,10 @@ from strawberry.types.graphql import OperationType
 
 from licensing.cached_answers import ASK_FOR_HEADER, authenticate
 from licensing.edge import new_request_id
+from licensing.graphiql_page import graphiql_page
 from licensing.live_socket import LiveConnections, LiveSocketHandler, TextFrameAdapter
 from licensing.settings import Settings
-from resolvers.context import RequestContext
+from resolvers.context import OperationObserver, RequestContext
 from resolvers.errors import ClientError
 from schema.api import build_schema
 from schema.protection.bounded_cache import ByteBoundedLru
@@ -47,7 +49,13 @@ class LicensingGraphQL(GraphQL[RequestContext, None]):
     graphql_transport_ws_handler_class = LiveSocketHandler
     websocket_adapter_class = TextFrameAdapter
 
-    def __init__(self, settings: Settings, answers: ResponseStore | None, hub: Hub) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        answers: ResponseStore | None,
+        hub: Hub,
+        observer: OperationObserver | None = None,
+    ) -> None:
         super().__init__(
             build_schema(settings, answers=answers),
             graphql_ide="graphiql" if settings.graphiql else None,
@@ -61,6 +69,7 @@ class LicensingGraphQL(GraphQL[RequestContext, None]):
         )
         self.settings = settings
         self.hub = hub
+        self.observer = observer
         self.live_connections = LiveConnections(settings)
         self._known: ByteBoundedLru[str, str] = ByteBoundedLru(KNOWN_QUERIES_BYTES, len)
 
@@ -88,6 +97,10 @@ class LicensingGraphQL(GraphQL[RequestContext, None]):
             )
         return parsed
 
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # Our page on the vendored assets with a strict CSP, not Strawberry's page on CDNs.
+        return graphiql_page(request)
+
     def should_render_graphql_ide(self, request: Any) -> bool:
         # A GET that names a persisted query is an API call, not a browser wanting GraphiQL.
         return "extensions" not in request.query_params and super().should_render_graphql_ide(
@@ -103,6 +116,7 @@ class LicensingGraphQL(GraphQL[RequestContext, None]):
                 request_id=new_request_id(),
                 client_ip=request.client.host if request.client else None,
                 user_agent=request.headers.get("user-agent"),
+                observer=self.observer,
             )
         auth = getattr(request.state, "auth", None)
         if auth is None:  # not through licensing/cached_answers.py (GraphiQL's page, a 4xx)
@@ -117,6 +131,7 @@ class LicensingGraphQL(GraphQL[RequestContext, None]):
             response=response,
             conditional_get=request.method == "GET",
             if_none_match=request.headers.get("if-none-match"),
+            observer=self.observer,
         )
 
     def create_response(self, response_data: Any, sub_response: Response) -> Response:

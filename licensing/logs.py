@@ -10,9 +10,12 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 FIELDS = "fields"
+# The current span's `traceId` and `spanId`, set by licensing/tracing.py while traces are on.
+span_fields: Callable[[], dict[str, str]] | None = None
 
 
 class JsonFormatter(logging.Formatter):
@@ -26,6 +29,8 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "pid": os.getpid(),
         }
+        if span_fields is not None:
+            line.update(span_fields())
         line.update(getattr(record, FIELDS, None) or {})
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)

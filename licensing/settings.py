@@ -129,6 +129,14 @@ def _webhooks(env: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def _operations(env: Mapping[str, str]) -> dict[str, Any]:
+    names = env.get("METRICS_OPERATION_NAMES", "")
+    return {
+        "metrics_token": env.get("METRICS_TOKEN") or None,
+        "metrics_operation_names": tuple(name for name in names.replace(",", " ").split() if name),
+    }
+
+
 def _pinned_date(value: str | None) -> dt.date | None:
     if not value:
         return None
@@ -212,6 +220,10 @@ class Settings:
     webhook_lease_seconds: float = 60.0
     webhook_concurrency: int = 16
     webhook_retry_scale: float = 1.0  # shortens the retry schedule (tests, soaks)
+    # /metrics: the bearer token it asks for (else loopback clients only), and the operation
+    # names it reports as they are besides those of registered persisted queries.
+    metrics_token: str | None = field(default=None, repr=False)
+    metrics_operation_names: tuple[str, ...] = ()
     clock: Clock = field(default_factory=Clock)
 
     @classmethod
@@ -267,6 +279,7 @@ class Settings:
             **_caches(env),
             **_live_updates(env),
             **_webhooks(env),
+            **_operations(env),
             clock=Clock(pinned_today=_pinned_date(env.get("LICENSING_TODAY"))),
         )
 

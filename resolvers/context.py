@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from licensing.settings import Settings
 from resolvers.errors import forbidden, unauthenticated
@@ -38,6 +38,21 @@ class LiveSession:
     decision: Decision | None = None
 
 
+@dataclass(frozen=True)
+class OperationReport:
+    """One GraphQL operation as the metrics see it (licensing/metrics.py)."""
+
+    operation_type: str  # query, mutation, subscription, or unknown (did not parse)
+    operation_name: str | None  # as the client named it; the metrics bound it
+    outcome: str  # ok, error, or refused (a limit or the rate limit)
+    error_codes: tuple[str, ...]
+    seconds: float
+
+
+class OperationObserver(Protocol):
+    def operation_done(self, report: OperationReport) -> None: ...
+
+
 @dataclass
 class RequestContext:
     settings: Settings
@@ -59,6 +74,8 @@ class RequestContext:
     admitted: set[str] = field(default_factory=set, repr=False)
     # Set on a WebSocket connection once connection_init is accepted.
     live: LiveSession | None = None
+    # Told of each operation once it is answered (the metrics).
+    observer: OperationObserver | None = None
 
     def __post_init__(self) -> None:
         self.renew(self.viewer_or_none)

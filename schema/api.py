@@ -41,6 +41,10 @@ from schema.subscription.types import Contract, ContractDocument, LicensePool, S
 
 logger = logging.getLogger("licensing.errors")
 
+# A span per operation, set by licensing/tracing.py while traces are on: None otherwise, and
+# nothing of OpenTelemetry is imported.
+operation_spans: type[SchemaExtension] | None = None
+
 
 def _is_unexpected(error: GraphQLError) -> bool:
     """Mask errors raised by our own code unless they are deliberate client errors."""
@@ -167,6 +171,8 @@ def _is_refusal(result: object) -> TypeGuard[ExecutionResult]:
 
 def _extensions(settings: Settings, answers: ResponseStore | None) -> list[Any]:
     extensions: list[Any] = [ApiProtection]
+    if operation_spans is not None:
+        extensions.insert(0, operation_spans)  # first: its span covers the others' work
     if answers is not None:
         # After ApiProtection: a refused request is never put in the cache.
         extensions.append(lambda: ResponseCache(answers))

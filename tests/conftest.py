@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from starlette.applications import Starlette
 
 from bench.smtp import SmtpServer, free_port
 from licensing.app import create_app
@@ -99,7 +100,13 @@ def settings(request: pytest.FixtureRequest, database_url: str) -> Settings:
 @asynccontextmanager
 async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The real ASGI app, its lifespan run (database, outbox sender), spoken to over HTTP."""
-    app = create_app(settings)
+    async with serve_app(create_app(settings)) as http:
+        yield http
+
+
+@asynccontextmanager
+async def serve_app(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """An app made by `create_app`, its lifespan run, spoken to over HTTP from 203.0.113.7."""
     async with (
         LifespanManager(app) as manager,
         httpx.AsyncClient(

@@ -1,4 +1,4 @@
-"""HTTP routes besides POST /graphql: health, GraphiQL, PDF downloads, masked errors."""
+"""HTTP routes besides POST /graphql: GraphiQL, PDF downloads, masked errors."""
 
 from __future__ import annotations
 
@@ -22,12 +22,6 @@ async def _master_url(client: httpx.AsyncClient, acme: Acme) -> str:
     body = await gql(client, DOCUMENTS, token=acme.tokens["owner"])
     url: str = body["data"]["subscription"]["contracts"][0]["documents"][0]["downloadUrl"]
     return url
-
-
-async def test_healthz_answers_when_the_database_does(client: httpx.AsyncClient) -> None:
-    response = await client.get("/healthz")
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
 
 
 async def test_graphiql_on_get(client: httpx.AsyncClient) -> None:

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from bench.scrape import parse, value
 from bench.service import Service, service_env
 from bench.smtp import SmtpServer, shown_quote, signature_token
 from licensing.db import orm
@@ -23,6 +24,20 @@ BUY = """mutation { purchaseLicenses(input: {contractId: "Q29udHJhY3Q6MQ==", kin
   quantity: 1}) { userErrors { code } } }"""
 DOCUMENTS = "{ subscription { contracts { documents { title downloadUrl } } } }"
 CLOCK_NOW = dt.datetime.combine(TODAY, dt.time(12), dt.UTC)
+
+
+async def owner_token(database_url: str) -> str:
+    """Acme loaded, and a token of its owner, before the service starts."""
+    async with orm(database_url):
+        await load_fixture_text(source="f.json", text=EXAMPLE_FIXTURE.read_text(), now=CLOCK_NOW)
+        return await create_token(email=ACME["owner"], now=CLOCK_NOW)
+
+
+def logged_env(database_url: str, smtp: SmtpServer, **extra: str) -> dict[str, str]:
+    """A service's environment with its INFO lines logged."""
+    return service_env(
+        database_url, smtp.port, LOG_LEVEL="INFO", LICENSING_TODAY=TODAY.isoformat(), **extra
+    )
 
 
 async def _live_session(base: str, token: str, smtp: SmtpServer) -> tuple[str, str]:
@@ -50,6 +65,32 @@ async def _live_session(base: str, token: str, smtp: SmtpServer) -> tuple[str, s
     return link_token, parse_qs(parts.query)["signature"][0]
 
 
+async def _check_the_metrics_of_every_worker(service: Service, bearer: str, workers: int) -> None:
+    """Twenty named queries, whichever worker answers each: a scrape (from loopback, so without
+    METRICS_TOKEN) counts all twenty, plus the session's operations."""
+    auth = {"Authorization": f"Bearer {bearer}"}
+    viewer = {"query": "query Viewer { viewer { name } }"}
+    async with httpx.AsyncClient(base_url=service.base_url, timeout=30) as http:
+        for _ in range(20):
+            # A new connection each time: uvicorn's workers share the listening socket.
+            answer = await http.post(
+                "/graphql", json=viewer, headers=auth | {"Connection": "close"}
+            )
+            assert answer.json()["data"]["viewer"]["name"] == "Olivia Owner"
+        scraped = (await http.get("/metrics")).text
+    samples = parse(scraped)
+    ok = {"operation_type": "query", "outcome": "ok"}
+    assert value(samples, "licensing_graphql_requests_total", operation_name="Viewer", **ok) == 20
+    # The session's purchase (a mutation without a name) and its anonymous documents query.
+    mutation = {"operation_type": "mutation", "operation_name": "anonymous", "outcome": "ok"}
+    assert value(samples, "licensing_graphql_requests_total", **mutation) == 1
+    assert value(samples, "licensing_graphql_errors_total", code="UNAUTHENTICATED") == 1
+    assert value(samples, "licensing_worker_processes") == workers
+    # One series per worker, by pid: each wrote its figures to a file of its own.
+    assert len({key for key in samples if key[0] == "licensing_process_open_fds"}) == workers
+    assert value(samples, "licensing_email_backlog") == 0
+
+
 def _lines(log: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
 
@@ -68,14 +109,14 @@ def _lines(log: Path) -> list[dict[str, Any]]:
 async def test_every_line_is_json_and_no_token_or_signature_reaches_the_log(
     database_url: str, smtp: SmtpServer, tmp_path: Path, workers: int
 ) -> None:
-    async with orm(database_url):
-        await load_fixture_text(source="f.json", text=EXAMPLE_FIXTURE.read_text(), now=CLOCK_NOW)
-        bearer = await create_token(email=ACME["owner"], now=CLOCK_NOW)
+    bearer = await owner_token(database_url)
     log = tmp_path / "service.log"
-    env = service_env(database_url, smtp.port, LOG_LEVEL="INFO", LICENSING_TODAY=TODAY.isoformat())
+    env = logged_env(database_url, smtp, METRICS_OPERATION_NAMES="Viewer")
     with Service(env, workers=workers, log=log) as service:
         await service.until_healthy()
         link_token, signature = await _live_session(service.base_url, bearer, smtp)
+        await _check_the_metrics_of_every_worker(service, bearer, workers)
+    assert service.returncode == 0
 
     text = log.read_text()
     for secret in (bearer, link_token, signature):
@@ -94,4 +135,5 @@ async def test_every_line_is_json_and_no_token_or_signature_reaches_the_log(
     # A GraphQL line and its HTTP line share the request id.
     assert {line["requestId"] for line in operations} <= {line["requestId"] for line in requests}
     assert any("Application startup complete" in line["message"] for line in lines)
+    assert any(line["message"].startswith("shutting down") for line in lines)
     assert not [line for line in lines if line["logger"] == "uvicorn.access"]

@@ -20,7 +20,7 @@ from strawberry.types.execution import StreamExecutionResult
 from strawberry.types.graphql import OperationType
 
 from resolvers import protection
-from resolvers.context import RequestContext
+from resolvers.context import OperationReport, RequestContext
 from resolvers.errors import ClientError, internal_error
 from schema.protection.cost import Analysis, actual_cost, analyze_cached
 from services.protection.rate_limit import Decision
@@ -193,15 +193,28 @@ class ApiProtection(SchemaExtension):
         )
 
     def _log(self, errors: list[GraphQLError], seconds: float) -> None:
+        """The operation's log line and its report to the metrics: once per operation."""
         ctx = self.ctx
         viewer = ctx.viewer_or_none if ctx else None
         codes = [(error.extensions or {}).get("code") for error in errors]
+        outcome = "refused" if self.refused else ("error" if codes else "ok")
+        if ctx is not None and ctx.observer is not None:
+            operation_type = self._operation_type()
+            ctx.observer.operation_done(
+                OperationReport(
+                    operation_type=operation_type.value if operation_type else "unknown",
+                    operation_name=self.execution_context.operation_name,
+                    outcome=outcome,
+                    error_codes=tuple(str(code) for code in codes if code),
+                    seconds=seconds,
+                )
+            )
         line = {
             "requestId": ctx.request_id if ctx else None,
             "operation": self.execution_context.operation_name,
             "cost": self.analysis.cost,
             "durationMs": round(seconds * 1000, 1),
-            "status": "refused" if self.refused else ("error" if codes else "ok"),
+            "status": outcome,
             "errors": codes,
             "token": viewer.token_name if viewer else None,
         }

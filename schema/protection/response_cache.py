@@ -42,6 +42,7 @@ class Entry:
     valid_until: dt.datetime
     requested_cost: int
     actual_cost: int
+    operation_name: str | None = None  # the document's, for the metrics of a repeat
 
 
 class ResponseStore:
@@ -121,6 +122,7 @@ class ResponseCache(SchemaExtension):
             valid_until=await protection.answer_valid_until(context, now),
             requested_cost=_requested_cost(execution, query_digest),
             actual_cost=actual_cost(result.data),
+            operation_name=execution.operation_name,
         )
         # The name as the client sent it, or None: what a repeat of the request will carry.
         # (`operation_name` answers the document's own name when the client sent none.)

@@ -20,6 +20,12 @@ async def find(sha256: str) -> str | None:
     return None if row is None else row.query
 
 
+async def registered_by_operators() -> list[str]:
+    """The documents of `licensing queries register` (automatic registrations left out)."""
+    documents = await PersistedQuery.filter(automatic=False).values_list("query", flat=True)
+    return [str(document) for document in documents]
+
+
 async def register(
     *, query: str, now: dt.datetime, automatic: bool = False, keep: int | None = None
 ) -> str:
