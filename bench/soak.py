@@ -41,6 +41,7 @@ from bench.smtp import SmtpServer
 from bench.soak_check import Report, Window, baseline, check, check_live
 from bench.soak_live import Watcher, Watchers
 from bench.soak_load import Budget, Client, Signer, World
+from bench.soak_metrics import check_metrics, scrape_service
 from bench.soak_webhooks import ENV as WEBHOOK_ENV
 from bench.soak_webhooks import check_webhooks, flaky_receiver, register
 from bench.soak_webhooks import settle as settle_webhooks
@@ -230,9 +231,11 @@ async def soak(plan: Plan) -> Report:
                 final = (await Company.get(email=COMPANY_EMAIL)).data_version
                 heard = [await page.until_version(final, LIVE_SETTLE_SECONDS) for page in pages]
                 await watching.close()
+                samples = await scrape_service(service.base_url)
             await check(before, world, smtp.inbox, windows, report)
             check_live(pages, final, heard, report)
             await check_webhooks(before, receiver, secrets, len(windows), report)
+            check_metrics(samples, world, plan.workers, report)
     finally:
         smtp.stop()
     return report

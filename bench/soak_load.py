@@ -88,6 +88,8 @@ class Outcome:
     code: str = ""
     # What the change asked for, so the checker can compare with the database.
     subject: dict[str, Any] = field(default_factory=dict)
+    # Sent to POST /graphql (the rest are the signature page's forms).
+    graphql: bool = False
 
 
 @dataclass
@@ -140,22 +142,24 @@ class Client:
                 headers=headers,
             )
         except httpx.TransportError as error:
-            self._record(operation, started, "cut", type(error).__name__, subject)
+            self._record(operation, started, "cut", type(error).__name__, subject, graphql=True)
             return None
         if response.status_code >= 500:
-            self._record(operation, started, "5xx", str(response.status_code), subject)
+            self._record(
+                operation, started, "5xx", str(response.status_code), subject, graphql=True
+            )
             return None
         body = response.json()
         if body.get("errors"):
             code = body["errors"][0].get("extensions", {}).get("code", "GRAPHQL_ERROR")
-            self._record(operation, started, "error", code, subject)
+            self._record(operation, started, "error", code, subject, graphql=True)
             return None
         payload: dict[str, Any] = next(iter(body["data"].values()))
         refusals = payload.get("userErrors") or []
         if refusals:
-            self._record(operation, started, "refused", refusals[0]["code"], subject)
+            self._record(operation, started, "refused", refusals[0]["code"], subject, graphql=True)
             return None
-        self._record(operation, started, "ok", "", subject)
+        self._record(operation, started, "ok", "", subject, graphql=True)
         return payload
 
     async def open_page(self, url: str) -> str | None:
@@ -193,9 +197,11 @@ class Client:
         result: str,
         code: str,
         subject: dict[str, Any] | None,
+        *,
+        graphql: bool = False,
     ) -> None:
         self.world.outcomes.append(
-            Outcome(operation, started, time.monotonic(), result, code, subject or {})
+            Outcome(operation, started, time.monotonic(), result, code, subject or {}, graphql)
         )
 
     # The mix: each method is one realistic thing a client of the Licenses page does.

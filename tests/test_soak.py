@@ -78,6 +78,9 @@ def test_short_soak_with_faults_loses_nothing(database_url: str, tmp_path: Path)
     # A partner's endpoints received the events, one of them after 503s.
     assert figures["webhook deliveries"]["SUCCEEDED"] > 10
     assert figures["webhook requests answered 503"] > 0
+    # /metrics counted the clients' requests, whichever worker answered (the checker compares).
+    assert figures["metrics: GraphQL requests counted"] > 100
+    assert figures["metrics: response cache hits"] > 0
     if ON_POSTGRES:
         assert figures["workers killed (SIGKILL)"] == 1
         assert figures["slowest worker replacement (s)"] < 30
