@@ -84,8 +84,19 @@ async def emit(
 ) -> None:
     endpoint_ids = await _subscribed(company_id, event_type)
     if endpoint_ids:
-        event = await write_event(company_id=company_id, event_type=event_type, data=data, now=now)
-        await queue(event, endpoint_ids, now)
+        await _emit_to(endpoint_ids, company_id, event_type, data, now)
+
+
+async def _emit_to(
+    endpoint_ids: list[int],
+    company_id: int,
+    event_type: WebhookEventType,
+    data: Data,
+    now: dt.datetime,
+) -> None:
+    """The event and its deliveries, for a caller that has looked its endpoints up already."""
+    event = await write_event(company_id=company_id, event_type=event_type, data=data, now=now)
+    await queue(event, endpoint_ids, now)
 
 
 def _pool_data(pool: LicensePool) -> Data:
@@ -104,11 +115,12 @@ async def pools_changed(company_id: int, pool_ids: Iterable[int], now: dt.dateti
     """license_pool.changed: the pools as the change left them."""
     event_type = WebhookEventType.LICENSE_POOL_CHANGED
     ids = sorted(set(pool_ids))
-    if not ids or not await _subscribed(company_id, event_type):
+    endpoint_ids = await _subscribed(company_id, event_type) if ids else []
+    if not endpoint_ids:
         return
     pools = await LicensePool.filter(id__in=ids).select_related("contract").order_by("id")
     data = {"pools": [_pool_data(pool) for pool in pools]}
-    await emit(company_id=company_id, event_type=event_type, data=data, now=now)
+    await _emit_to(endpoint_ids, company_id, event_type, data, now)
 
 
 async def purchase_event(
@@ -139,7 +151,8 @@ async def user_license_changed(
     """user_license.changed: the license kind a user holds for a product now (null: none) and
     before."""
     event_type = WebhookEventType.USER_LICENSE_CHANGED
-    if not await _subscribed(company_id, event_type):
+    endpoint_ids = await _subscribed(company_id, event_type)
+    if not endpoint_ids:
         return
     ids = [pk for pk in (pool_id, previous_pool_id) if pk is not None]
     kinds = dict(await LicensePool.filter(id__in=ids).values_list("id", "kind"))
@@ -150,7 +163,7 @@ async def user_license_changed(
         "previousKind": None if previous_pool_id is None else str(kinds[previous_pool_id]),
         "userDeleted": user_deleted,
     }
-    await emit(company_id=company_id, event_type=event_type, data=data, now=now)
+    await _emit_to(endpoint_ids, company_id, event_type, data, now)
 
 
 async def renewal_change_scheduled(change: RenewalChange, now: dt.datetime) -> None:
