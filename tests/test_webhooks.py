@@ -489,6 +489,24 @@ async def test_retry_after_is_honoured(database_url: str, smtp: SmtpServer) -> N
         assert first.event_id == second.event_id
 
 
+async def test_a_redirect_is_a_failed_attempt_and_never_followed(
+    database_url: str, smtp: SmtpServer
+) -> None:
+    """A 302 to another path of the same receiver: had it been followed, that path would have
+    been asked."""
+    async with WebhookReceiver() as receiver, world(webhook_settings(database_url, smtp)) as w:
+        endpoint, _ = await w.create(receiver.url())
+        receiver.plan("/hooks", Reply(302, {"Location": receiver.url("/elsewhere")}))
+        ping = (await w.call(PING, id=endpoint))["delivery"]
+        waiting = await _until_row(
+            lambda: WebhookDelivery.filter(id=_pk(ping["id"]), status="RETRYING").first()
+        )
+        assert waiting.last_response_status == 302
+        retried = await receiver.wait_for(2)
+        assert retried[0].event_id == retried[1].event_id
+        assert receiver.at("/elsewhere") == []
+
+
 async def test_a_410_disables_the_endpoint_and_tells_the_company(
     database_url: str, smtp: SmtpServer
 ) -> None:
@@ -544,6 +562,8 @@ async def test_an_endpoint_failing_for_five_days_is_disabled(
             )
             email = await _email_about(smtp, "Webhooks stopped")
             delivery = await WebhookDelivery.get(id=_pk(ping["id"]))
+            audited = await AuditEvent.filter(action="webhook_endpoint.disabled").count()
+        assert audited == 1
         assert row.disabled_reason.startswith("Every delivery failed for 5 days")
         assert "HTTP 503" in row.disabled_reason
         assert "failed for 5 days" in text_of(email)
