@@ -82,3 +82,9 @@ def test_the_webhook_benchmark_runs_in_smoke_mode() -> None:
         "reference, bare httpx, kept-alive connections: posts/s",
     ):
         assert re.search(rf"^{re.escape(row)}: [\d,]+$", report, re.M), row
+
+
+def test_the_metrics_cost_benchmark_runs_in_smoke_mode() -> None:
+    report = _smoke_run("bench.metrics_cost")
+    assert "| one process |" in report
+    assert "| --workers N |" in report
