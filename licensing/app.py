@@ -87,7 +87,7 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await db.init_orm(settings.database_url, **settings.database_options)
-        lifecycle.watch_sigterm()
+        lifecycle.watch_signals()
         try:
             await db.check_ready()
             await _name_the_registered_operations(names)

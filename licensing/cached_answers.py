@@ -167,8 +167,6 @@ class CachedAnswers:
         )
         assert self.store is not None
         entry = self.store.get(key, self.settings.clock.now())
-        if self.recorder is not None:
-            self.recorder.cache_lookup(hit=entry is not None)
         if entry is None:
             return False
         decision = await take_cost_of(self.settings, viewer, entry.requested_cost)
@@ -177,6 +175,7 @@ class CachedAnswers:
         await self._send(scope, send, entry, decision)
         seconds = time.perf_counter() - started
         if self.recorder is not None:
+            self.recorder.cache_lookup(hit=True)
             self.recorder.operation_done(
                 OperationReport("query", entry.operation_name, "ok", (), seconds)
             )

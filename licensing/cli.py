@@ -75,7 +75,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
         "timeout_graceful_shutdown": args.timeout_graceful_shutdown,
     }
     # Before anything imports prometheus_client: its mode is chosen on import.
-    directory = metrics_directory.prepare()
+    directory, made_here = metrics_directory.prepare()
     # uvicorn stops gracefully on SIGTERM and then raises it again for the handler it found:
     # this one, so that a stop asked for ends with status 0.
     signal.signal(signal.SIGTERM, _stopped)
@@ -90,12 +90,15 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
 
         uvicorn.run(create_app(settings), **options)
     finally:
-        metrics_directory.remove(directory)
+        if made_here:
+            metrics_directory.remove(directory)
         logging.getLogger("licensing").info("stopped")
 
 
 def _stopped(signum: int, frame: FrameType | None) -> None:
-    """SIGTERM after uvicorn's graceful shutdown: nothing left to do."""
+    """SIGTERM while uvicorn does not listen for it: before it starts (the process stops at
+    once), or raised again by uvicorn after its graceful shutdown (nothing is left to do)."""
+    raise SystemExit(0)
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
@@ -312,6 +315,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         FixtureError,
         DomainError,
         SettingsError,
+        metrics_directory.MetricsDirectoryError,
         db.DatabaseUnavailable,
         db.MigrationsBehind,
     ) as exc:

@@ -25,7 +25,7 @@ from licensing.edge import new_request_id
 from licensing.graphiql_page import graphiql_page
 from licensing.live_socket import LiveConnections, LiveSocketHandler, TextFrameAdapter
 from licensing.settings import Settings
-from resolvers.context import OperationObserver, RequestContext
+from resolvers.context import OperationObserver, OperationReport, RequestContext
 from resolvers.errors import ClientError
 from schema.api import build_schema
 from schema.protection.bounded_cache import ByteBoundedLru
@@ -144,16 +144,13 @@ class LicensingGraphQL(GraphQL[RequestContext, None]):
     ) -> Any:
         limit = self.settings.max_batch_operations
         if isinstance(request_data, list) and len(request_data) > limit:
-            return ExecutionResult(
-                data=None,
-                errors=[
-                    ClientError(
-                        f"A batch may hold at most {limit} operations; this one has "
-                        f"{len(request_data)}. Send them in smaller batches.",
-                        "TOO_MANY_OPERATIONS",
-                    )
-                ],
+            refusal = ClientError(
+                f"A batch may hold at most {limit} operations; this one has "
+                f"{len(request_data)}. Send them in smaller batches.",
+                "TOO_MANY_OPERATIONS",
             )
+            self._report_refusal(refusal, None, "refused")
+            return ExecutionResult(data=None, errors=[refusal])
         return await super().execute_operation(
             request, request_adapter, request_data, *args, **kwargs
         )
@@ -170,6 +167,7 @@ class LicensingGraphQL(GraphQL[RequestContext, None]):
         try:
             request_data, registering = await self._with_persisted_query(request_data, context)
         except ClientError as error:
+            self._report_refusal(error, request_data.operation_name, "error")
             return ExecutionResult(data=None, errors=[error])
         try:
             result = await super().execute_single(
@@ -190,6 +188,12 @@ class LicensingGraphQL(GraphQL[RequestContext, None]):
         if registering is not None and registering in context.admitted:
             await self._register(request_data.query or "", registering)
         return result
+
+    def _report_refusal(self, error: ClientError, name: str | None, outcome: str) -> None:
+        """An operation refused before GraphQL saw it (its document unknown), for the metrics."""
+        if self.observer is not None:
+            code = str((error.extensions or {}).get("code", ""))
+            self.observer.operation_done(OperationReport("unknown", name, outcome, (code,), 0.0))
 
     async def _with_persisted_query(
         self, data: GraphQLRequestData, context: RequestContext

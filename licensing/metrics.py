@@ -72,7 +72,7 @@ class Instruments:
         )
         self.response_cache = Counter(
             "licensing_response_cache_lookups",
-            "Response cache lookups of repeated queries, by result (hit, miss).",
+            "Queries answered from the response cache (hit) and by running them (miss).",
             ["result"],
         )
         self.rate_limit_refusals = Counter(
@@ -265,11 +265,19 @@ def _alive(pid: int) -> bool:
 class _Backlogs:
     """The database's backlogs as read for this scrape."""
 
-    def __init__(self, backlogs: Backlogs) -> None:
+    def __init__(self, backlogs: Backlogs | None) -> None:
         self.backlogs = backlogs
 
     def collect(self) -> Iterator[Metric]:
         found = self.backlogs
+        yield _gauge(
+            "licensing_backlogs_read",
+            "1 when this scrape read the backlogs from the database, 0 when it could not "
+            "(within a second): the backlog metrics are left out then.",
+            0 if found is None else 1,
+        )
+        if found is None:
+            return
         yield _gauge(
             "licensing_email_backlog",
             "Emails waiting to be sent (queued, retries included).",
@@ -311,8 +319,8 @@ def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, documentation, value=value)
 
 
-def exposition(backlogs: Backlogs) -> bytes:
-    """The text of a scrape: every worker's metrics, and the backlogs."""
+def exposition(backlogs: Backlogs | None) -> bytes:
+    """The text of a scrape: every worker's metrics, and the backlogs (None: not readable)."""
     record_process()
     directory = multiprocess_directory()
     if directory is None:

@@ -57,6 +57,8 @@ _STATEMENT_METHODS = (
     "execute_script",
 )
 _TRACED = "_licensing_traced"
+# Probes and scrapes come every few seconds and say nothing of what clients do.
+UNTRACED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 def configured() -> bool:
@@ -193,7 +195,7 @@ class _HttpSpans:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         tracing = _active
-        if scope["type"] != "http" or tracing is None:
+        if scope["type"] != "http" or tracing is None or scope["path"] in UNTRACED_PATHS:
             await self.app(scope, receive, send)
             return
         method = scope["method"] if scope["method"] in _METHODS else "_OTHER"
@@ -293,7 +295,8 @@ class OperationSpans(SchemaExtension):
             operation_type: str | None = context.operation_type.value
         except RuntimeError:  # no document, or no operation of the name asked for
             operation_type = None
-        name = context.operation_name
+        # The name only of an operation the document has: a client may send any operationName.
+        name = context.operation_name if operation_type is not None else None
         if operation_type is not None:
             span.set_attribute("graphql.operation.type", operation_type)
             span.update_name(f"{operation_type} {name}" if name else operation_type)

@@ -52,6 +52,8 @@ class OperationReport:
 class OperationObserver(Protocol):
     def operation_done(self, report: OperationReport) -> None: ...
 
+    def cache_lookup(self, hit: bool) -> None: ...
+
 
 @dataclass
 class RequestContext:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from pathlib import Path
@@ -71,12 +72,14 @@ async def _check_the_metrics_of_every_worker(service: Service, bearer: str, work
     auth = {"Authorization": f"Bearer {bearer}"}
     viewer = {"query": "query Viewer { viewer { name } }"}
     async with httpx.AsyncClient(base_url=service.base_url, timeout=30) as http:
-        for _ in range(20):
-            # A new connection each time: uvicorn's workers share the listening socket.
-            answer = await http.post(
-                "/graphql", json=viewer, headers=auth | {"Connection": "close"}
+        # Twenty connections at once: the workers share the listening socket, so both take some.
+        answers = await asyncio.gather(
+            *(
+                http.post("/graphql", json=viewer, headers=auth | {"Connection": "close"})
+                for _ in range(20)
             )
-            assert answer.json()["data"]["viewer"]["name"] == "Olivia Owner"
+        )
+        assert {answer.json()["data"]["viewer"]["name"] for answer in answers} == {"Olivia Owner"}
         scraped = (await http.get("/metrics")).text
     samples = parse(scraped)
     ok = {"operation_type": "query", "outcome": "ok"}
@@ -111,12 +114,24 @@ async def test_every_line_is_json_and_no_token_or_signature_reaches_the_log(
 ) -> None:
     bearer = await owner_token(database_url)
     log = tmp_path / "service.log"
-    env = logged_env(database_url, smtp, METRICS_OPERATION_NAMES="Viewer")
+    # An operator's metrics directory, with a file of theirs and one of an earlier start.
+    metrics_folder = tmp_path / "metrics"
+    metrics_folder.mkdir()
+    (metrics_folder / "README").write_text("the operator's")
+    (metrics_folder / "counter_1.db").write_bytes(b"an earlier start's")
+    env = logged_env(
+        database_url,
+        smtp,
+        METRICS_OPERATION_NAMES="Viewer",
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_folder),
+    )
     with Service(env, workers=workers, log=log) as service:
         await service.until_healthy()
         link_token, signature = await _live_session(service.base_url, bearer, smtp)
         await _check_the_metrics_of_every_worker(service, bearer, workers)
     assert service.returncode == 0
+    assert (metrics_folder / "README").read_text() == "the operator's"
+    assert not (metrics_folder / "counter_1.db").exists()
 
     text = log.read_text()
     for secret in (bearer, link_token, signature):
@@ -130,6 +145,8 @@ async def test_every_line_is_json_and_no_token_or_signature_reaches_the_log(
     assert download["status"] == 200
     assert "signature=[redacted]" in download["query"]
     assert "expires=" in download["query"]
+    # Every worker answered GraphQL requests, and the scrape counted them all (above).
+    assert len({line["pid"] for line in requests if line["path"] == "/graphql"}) == workers
     operations = [line for line in lines if line["logger"] == "licensing.requests"]
     assert {line["status"] for line in operations} >= {"ok", "error"}
     # A GraphQL line and its HTTP line share the request id.

@@ -71,10 +71,12 @@ async def test_metrics_count_operations_by_name_outcome_and_error_code(
 ) -> None:
     async with _acme(_settings(database_url, smtp_port)) as (http, token):
         before = await scrape(http)
+        auth = {"Authorization": f"Bearer {token}"}
         for document in (POOLS, POOLS, MINE, INVALID, UNPARSABLE):
-            await http.post(
-                "/graphql", json={"query": document}, headers={"Authorization": f"Bearer {token}"}
-            )
+            await http.post("/graphql", json={"query": document}, headers=auth)
+        # A persisted query the server does not know: refused before any document is parsed.
+        unknown_hash = {"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}}
+        await http.post("/graphql", json={"extensions": unknown_hash}, headers=auth)
         bought = await gql(http, BUY, {"c": encode_id("Contract", 1)}, token=token)
         assert bought["data"]["purchaseLicenses"]["userErrors"] == []
         after = await scrape(http)
@@ -87,14 +89,16 @@ async def test_metrics_count_operations_by_name_outcome_and_error_code(
     # A name not on the allow-list is reported as `other`, never as the client wrote it.
     assert grew(requests, operation_type="query", operation_name="other", outcome="ok") == 1
     assert grew(requests, operation_type="query", operation_name="other", outcome="error") == 1
-    assert grew(requests, operation_type="unknown", operation_name="anonymous", outcome="error")
+    unknown = {"operation_type": "unknown", "operation_name": "anonymous", "outcome": "error"}
+    assert grew(requests, **unknown) == 2  # the unparsable document, the unknown hash
+    assert grew("licensing_graphql_errors_total", code="PERSISTED_QUERY_NOT_FOUND") == 1
     assert grew(requests, operation_type="mutation", operation_name="Buy", outcome="ok") == 1
     assert not [key for key in after if ("operation_name", "Mine") in key[1]]
     assert grew("licensing_graphql_errors_total", code="GRAPHQL_VALIDATION_FAILED") == 1
     assert grew("licensing_graphql_errors_total", code="GRAPHQL_PARSE_FAILED") == 1
-    # The second Pools came from the response cache; every other operation was looked up first.
+    # The second Pools came from the response cache; the first and Mine were run (misses).
     assert grew("licensing_response_cache_lookups_total", result="hit") == 1
-    assert grew("licensing_response_cache_lookups_total", result="miss") == 5
+    assert grew("licensing_response_cache_lookups_total", result="miss") == 2
     duration = "licensing_graphql_request_duration_seconds_count"
     assert grew(duration, operation_type="query", operation_name="Pools") == 2
     assert value(after, "licensing_db_pool_max_connections") >= 1
@@ -177,11 +181,40 @@ async def test_metrics_need_the_token_or_a_loopback_client(
         assert refused.status_code == 403
         assert "METRICS_TOKEN" in refused.text
     async with serve(dataclasses.replace(settings, metrics_token=SCRAPE_TOKEN)) as http:
-        for wrong in ({}, {"Authorization": "Bearer nope"}, {"Authorization": SCRAPE_TOKEN}):
+        wrong_tokens = (
+            {},
+            {"Authorization": "Bearer nope"},
+            {"Authorization": SCRAPE_TOKEN},
+            {"Authorization": "Bearer s\xe9krit".encode("latin-1")},
+        )
+        for wrong in wrong_tokens:
             answer = await http.get("/metrics", headers=wrong)
             assert answer.status_code == 401
             assert answer.headers["www-authenticate"].startswith("Bearer")
         assert (await http.get("/metrics", headers=SCRAPE)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("client", "headers", "status"),
+    [
+        ("127.0.0.1", {}, 200),
+        ("::1", {}, 200),
+        ("::ffff:127.0.0.1", {}, 200),
+        # Through a proxy on the same machine: the client is whoever the proxy serves.
+        ("127.0.0.1", {"X-Forwarded-For": "127.0.0.1"}, 403),
+        ("127.0.0.1", {"Forwarded": "for=127.0.0.1"}, 403),
+        ("127.0.0.1", {"X-Real-IP": "127.0.0.1"}, 403),
+        ("10.0.0.7", {}, 403),
+    ],
+)
+async def test_without_a_token_metrics_answer_loopback_clients_not_through_a_proxy(
+    database_url: str, smtp_port: int, client: str, headers: dict[str, str], status: int
+) -> None:
+    app = create_app(make_settings(database_url, smtp_port))
+    transport = httpx.ASGITransport(app=app, client=(client, 4242))
+    async with LifespanManager(app), httpx.AsyncClient(transport=transport) as http:
+        answer = await http.get(f"{BASE_URL}/metrics", headers=headers)
+        assert answer.status_code == status
 
 
 async def test_healthz_and_readyz(database_url: str, smtp_port: int) -> None:
@@ -191,7 +224,7 @@ async def test_healthz_and_readyz(database_url: str, smtp_port: int) -> None:
 
 
 async def test_readyz_is_503_while_the_database_is_behind_its_migrations(
-    database_url: str, smtp_port: int
+    database_url: str, smtp_port: int, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with serve(make_settings(database_url, smtp_port)) as http:
         connection = get_connection("default")
@@ -202,8 +235,11 @@ async def test_readyz_is_503_while_the_database_is_behind_its_migrations(
         await sql.execute("DELETE FROM tortoise_migrations WHERE id = ?", [newest["id"]])
         behind = await http.get("/readyz")
         assert behind.status_code == 503
-        assert newest["name"] in behind.json()["reason"]
-        assert "licensing migrate" in behind.json()["reason"]
+        assert behind.json()["reason"] == (
+            "the database is behind its migrations: run `licensing migrate`"
+        )
+        # Which migration is for the log, not for whoever asks.
+        assert newest["name"] in caplog.text
         assert (await http.get("/healthz")).status_code == 200
 
 
@@ -227,25 +263,34 @@ async def test_readyz_is_503_when_the_database_stops_answering(
 ) -> None:
     """The service reaches PostgreSQL through a loopback relay that the test can stall."""
     async with Relay.to(database_url) as relay:
-        settings = make_settings(relay.url, smtp_port)
+        settings = dataclasses.replace(make_settings(relay.url, smtp_port), metrics_token="t")
         async with serve(settings) as http:
             assert (await http.get("/readyz")).status_code == 200
             relay.stall()
             stalled = await http.get("/readyz")
             assert stalled.status_code == 503
-            assert "did not answer within 1 s" in stalled.json()["reason"]
+            assert stalled.json()["reason"] == "the database did not answer within 1 s"
             assert (await http.get("/healthz")).status_code == 200
+            # The metrics still answer, without what only the database knows.
+            scraped = await http.get("/metrics", headers={"Authorization": "Bearer t"})
+            assert scraped.status_code == 200
+            assert value(parse(scraped.text), "licensing_backlogs_read") == 0
+            assert "licensing_email_backlog " not in scraped.text
             relay.resume()
-            assert (await _until_ready(http)).status_code == 200
+            assert (await _until_readyz(http, 200)).status_code == 200
+            relay.refuse()
+            refused = await _until_readyz(http, 503)
+            # The database's name, host and user stay in the log.
+            assert refused.json()["reason"] == "the database cannot be reached"
 
 
-async def _until_ready(http: httpx.AsyncClient) -> httpx.Response:
+async def _until_readyz(http: httpx.AsyncClient, status: int) -> httpx.Response:
     for _ in range(100):
         answer = await http.get("/readyz")
-        if answer.status_code == 200:
+        if answer.status_code == status:
             return answer
         await asyncio.sleep(0.1)
-    return answer
+    raise AssertionError(f"/readyz never answered {status}")
 
 
 class Relay:
@@ -258,6 +303,7 @@ class Relay:
         self.url = database_url.replace(f"{target_host}:{target_port}", f"127.0.0.1:{self.port}")
         self.flowing = asyncio.Event()
         self.flowing.set()
+        self.refusing = False
         self._tasks: set[asyncio.Task[None]] = set()
 
     @classmethod
@@ -278,10 +324,19 @@ class Relay:
     def stall(self) -> None:
         self.flowing.clear()
 
+    def refuse(self) -> None:
+        """Cut every connection, and refuse the new ones (a database server that went away)."""
+        self.refusing = True
+        for task in self._tasks:
+            task.cancel()
+
     def resume(self) -> None:
         self.flowing.set()
 
     async def _connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.refusing:
+            writer.close()
+            return
         upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
         for source, sink in ((reader, upstream_writer), (upstream_reader, writer)):
             task = asyncio.create_task(self._pipe(source, sink))

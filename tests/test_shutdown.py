@@ -11,8 +11,10 @@ from pathlib import Path
 import httpx
 
 from bench.live import LiveClient
+from bench.scrape import total
 from bench.service import Service
 from bench.smtp import SmtpServer
+from bench.soak_metrics import scrape_service
 from licensing.db import orm
 from models.outbox import EmailStatus, OutboxEmail
 from services.global_ids import encode_id
@@ -69,6 +71,10 @@ async def test_sigterm_finishes_the_request_and_the_email_under_way_closes_socke
         async with LiveClient.connected(service.base_url, token) as live:
             await live.subscribe()
             await live.change()
+            # Counted as it started, while it lasts.
+            subscribed = await scrape_service(service.base_url)
+            started = {"operation_type": "subscription", "outcome": "ok"}
+            assert total(subscribed, "licensing_graphql_requests_total", **started) == 1
             await _buy(service, token)
             await smtp.until_a_message_is_held()
             slow = SlowRequest(service.port, token)

@@ -65,6 +65,8 @@ class ApiProtection(SchemaExtension):
         self.analysis = Analysis()
         self.decision: Decision | None = None
         self.refused = False
+        self.started = time.perf_counter()
+        self.reported = False  # a subscription is reported when it starts
 
     @property
     def ctx(self) -> RequestContext | None:
@@ -72,18 +74,18 @@ class ApiProtection(SchemaExtension):
         return context if isinstance(context, RequestContext) else None
 
     def on_operation(self) -> Iterator[None]:
-        started = time.perf_counter()
+        self.started = time.perf_counter()
         try:
             yield
         except GraphQLError as unparsed:  # a document that does not parse arrives as an exception
             _label(unparsed)
-            self._log([unparsed], time.perf_counter() - started)
+            self._log([unparsed], time.perf_counter() - self.started)
             raise
         result = self.execution_context.result
         errors = list(result.errors or []) if result else []
         for error in errors:
             _label(error)
-        self._log(errors, time.perf_counter() - started)
+        self._log(errors, time.perf_counter() - self.started)
 
     async def on_execute(self) -> Any:  # an async generator hook
         ctx = self.ctx
@@ -97,13 +99,17 @@ class ApiProtection(SchemaExtension):
                 self.execution_context.variables,
             )
             refusal = self._limit_refusal(ctx) or await self._guarded_throttle_refusal(ctx)
+            subscription = self.execution_context.operation_type is OperationType.SUBSCRIPTION
             if refusal is not None:
                 self.refused = True
-                if self.execution_context.operation_type is OperationType.SUBSCRIPTION:
+                if subscription:
+                    self._report([refusal], time.perf_counter() - self.started)
                     raise refusal  # a subscription runs whatever the result: it must not start
                 self.execution_context.result = GraphQLExecutionResult(data=None, errors=[refusal])
             else:
                 ctx.admitted.add(ctx.digest_of(self.execution_context.query or ""))
+                if subscription:  # it may last hours: counted as it starts, timed to its start
+                    self._report([], time.perf_counter() - self.started)
         yield
 
     def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
@@ -192,23 +198,34 @@ class ApiProtection(SchemaExtension):
             ctx.settings, self.analysis.cost, self._actual_cost(), decision
         )
 
+    def _outcome(self, codes: list[Any]) -> str:
+        return "refused" if self.refused else ("error" if codes else "ok")
+
+    def _report(self, errors: list[GraphQLError], seconds: float) -> None:
+        """Tell the metrics of this operation, once."""
+        ctx = self.ctx
+        if ctx is None or ctx.observer is None or self.reported:
+            return
+        self.reported = True
+        codes = [(error.extensions or {}).get("code") for error in errors]
+        operation_type = self._operation_type()
+        ctx.observer.operation_done(
+            OperationReport(
+                operation_type=operation_type.value if operation_type else "unknown",
+                operation_name=self.execution_context.operation_name,
+                outcome=self._outcome(codes),
+                error_codes=tuple(str(code) for code in codes if code),
+                seconds=seconds,
+            )
+        )
+
     def _log(self, errors: list[GraphQLError], seconds: float) -> None:
         """The operation's log line and its report to the metrics: once per operation."""
+        self._report(errors, seconds)
         ctx = self.ctx
         viewer = ctx.viewer_or_none if ctx else None
         codes = [(error.extensions or {}).get("code") for error in errors]
-        outcome = "refused" if self.refused else ("error" if codes else "ok")
-        if ctx is not None and ctx.observer is not None:
-            operation_type = self._operation_type()
-            ctx.observer.operation_done(
-                OperationReport(
-                    operation_type=operation_type.value if operation_type else "unknown",
-                    operation_name=self.execution_context.operation_name,
-                    outcome=outcome,
-                    error_codes=tuple(str(code) for code in codes if code),
-                    seconds=seconds,
-                )
-            )
+        outcome = self._outcome(codes)
         line = {
             "requestId": ctx.request_id if ctx else None,
             "operation": self.execution_context.operation_name,

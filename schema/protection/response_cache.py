@@ -112,6 +112,8 @@ class ResponseCache(SchemaExtension):
         # A refusal or an error is never kept.
         if not isinstance(result, GraphQLExecutionResult) or result.errors or not result.data:
             return None
+        if context.observer is not None:  # answered by running it: the cache did not have it
+            context.observer.cache_lookup(hit=False)
         viewer = context.viewer
         query_digest = context.digest_of(execution.query or "")
         now = context.settings.clock.now()
