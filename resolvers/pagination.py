@@ -25,6 +25,16 @@ def encode_cursor(*key: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode()
 
 
+def id_cursor(row_id: int) -> str:
+    """The cursor of a row in a connection keyed by id alone."""
+    return encode_cursor(row_id)
+
+
+def cursor_id(after: str | None) -> int | None:
+    """The id an `after` of such a connection names (None: from the start)."""
+    return decode_cursor(after, int)[0] if after else None
+
+
 def decode_cursor(cursor: str, *types: type) -> tuple[Any, ...]:
     """The key a cursor of this connection carries, checked against the expected types."""
     try:

@@ -11,7 +11,7 @@ from models.outbox import OutboxEmail
 from models.purchase import LicensePurchase
 from resolvers.context import RequestContext
 from resolvers.outcome import Outcome, actor_of, decode_pk, outcome
-from resolvers.pagination import decode_cursor, encode_cursor, page_size
+from resolvers.pagination import cursor_id, page_size
 from services.access import sees_signer_addresses
 from services.licenses.users import UserView
 from services.purchases import lifecycle as purchases
@@ -108,14 +108,6 @@ def purchase_status(ctx: RequestContext, row: LicensePurchase) -> str:
     return purchases.effective_status(row, ctx.settings.clock.now())
 
 
-def id_cursor(row_id: int) -> str:
-    return encode_cursor(row_id)
-
-
-def _before(after: str | None) -> int | None:
-    return decode_cursor(after, int)[0] if after else None
-
-
 async def contract_purchases(
     ctx: RequestContext,
     contract_id: int,
@@ -127,7 +119,7 @@ async def contract_purchases(
     return await purchase_reads.purchases_page(
         contract_id=contract_id,
         first=page_size(first),
-        before_id=_before(after),
+        before_id=cursor_id(after),
         status=status,
         now=ctx.settings.clock.now(),
     )
@@ -138,7 +130,7 @@ async def contract_events(
 ) -> Page[AuditEvent]:
     ctx.license_manager()
     return await purchase_reads.events_page(
-        contract_id=contract_id, first=page_size(first), before_id=_before(after)
+        contract_id=contract_id, first=page_size(first), before_id=cursor_id(after)
     )
 
 

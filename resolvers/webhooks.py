@@ -9,7 +9,7 @@ from __future__ import annotations
 from models.webhook import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEventType
 from resolvers.context import RequestContext
 from resolvers.outcome import Outcome, actor_of, decode_pk, outcome
-from resolvers.pagination import decode_cursor, encode_cursor, page_size
+from resolvers.pagination import cursor_id, page_size
 from services.purchases.reads import Page
 from services.webhooks import deliveries, endpoints
 from services.webhooks.endpoints import EndpointChanges, UrlCheck
@@ -19,20 +19,12 @@ def _url_check(ctx: RequestContext) -> UrlCheck:
     return UrlCheck(policy=ctx.settings.webhook_policy)
 
 
-def id_cursor(row_id: int) -> str:
-    return encode_cursor(row_id)
-
-
-def _cursor_id(after: str | None) -> int | None:
-    return decode_cursor(after, int)[0] if after else None
-
-
 async def endpoints_page(
     ctx: RequestContext, first: int | None, after: str | None
 ) -> Page[WebhookEndpoint]:
     viewer = ctx.license_writer()
     return await endpoints.endpoints_page(
-        company_id=viewer.company_id, first=page_size(first), after_id=_cursor_id(after)
+        company_id=viewer.company_id, first=page_size(first), after_id=cursor_id(after)
     )
 
 
@@ -45,7 +37,7 @@ async def deliveries_page(
 ) -> Page[WebhookDelivery]:
     ctx.license_writer()
     return await deliveries.deliveries_page(
-        endpoint_id=endpoint_id, first=page_size(first), before_id=_cursor_id(after), status=status
+        endpoint_id=endpoint_id, first=page_size(first), before_id=cursor_id(after), status=status
     )
 
 

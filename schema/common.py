@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from enum import Enum
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import strawberry
 
 from models.enums import LicenseKind as LicenseKindEnum
 from models.enums import Product as ProductEnum
 from models.enums import Role as RoleEnum
+from resolvers.pagination import id_cursor
 from schema.scalars import Int64
 from services.money import format_money
 
@@ -43,6 +44,26 @@ class PageInfo:
     has_previous_page: bool
     start_cursor: str | None
     end_cursor: str | None
+
+
+class KeysetPage(Protocol):
+    """A page of rows keyed by id (services' Page)."""
+
+    @property
+    def rows(self) -> Sequence[Any]: ...
+
+    @property
+    def has_next_page(self) -> bool: ...
+
+
+def id_page_info(page: KeysetPage, after: str | None) -> PageInfo:
+    """The bounds of a page of a connection keyed by id alone."""
+    return page_info(
+        page.rows,
+        lambda row: id_cursor(row.id),
+        has_next_page=page.has_next_page,
+        has_previous_page=bool(after),
+    )
 
 
 def page_info(

@@ -6,7 +6,6 @@ import datetime as dt
 import json
 from collections.abc import Iterable
 from enum import Enum
-from typing import Any
 
 import strawberry
 from strawberry import Private
@@ -16,7 +15,8 @@ from models import purchase as purchase_models
 from models.enums import LicenseKind, Product
 from resolvers import purchases as resolve
 from resolvers.ids import encode_id
-from schema.common import BillingPeriod, LicensePrice, Money, Node, PageInfo, page_info
+from resolvers.pagination import id_cursor
+from schema.common import BillingPeriod, LicensePrice, Money, Node, PageInfo, id_page_info
 from schema.licenses.types import User
 from schema.scalars import UnsignedInt64
 from services.purchases.pricing import CostLine as PricedLine
@@ -243,25 +243,15 @@ class ContractEventConnection:
     total_count: int
 
 
-def _page_info(page: Page[Any], after: str | None) -> PageInfo:
-    """Pages of these connections are keyed by descending id."""
-    return page_info(
-        page.rows,
-        lambda row: resolve.id_cursor(row.id),
-        has_next_page=page.has_next_page,
-        has_previous_page=bool(after),
-    )
-
-
 def purchase_connection(
     info: strawberry.Info, page: Page[purchase_models.LicensePurchase], after: str | None
 ) -> LicensePurchaseConnection:
     edges = [
-        LicensePurchaseEdge(node=LicensePurchase.of(info, row), cursor=resolve.id_cursor(row.id))
+        LicensePurchaseEdge(node=LicensePurchase.of(info, row), cursor=id_cursor(row.id))
         for row in page.rows
     ]
     return LicensePurchaseConnection(
-        edges=edges, page_info=_page_info(page, after), total_count=page.total_count
+        edges=edges, page_info=id_page_info(page, after), total_count=page.total_count
     )
 
 
@@ -269,9 +259,9 @@ def event_connection(
     info: strawberry.Info, page: Page[audit_models.AuditEvent], after: str | None
 ) -> ContractEventConnection:
     edges = [
-        ContractEventEdge(node=ContractEvent.of(info, row), cursor=resolve.id_cursor(row.id))
+        ContractEventEdge(node=ContractEvent.of(info, row), cursor=id_cursor(row.id))
         for row in page.rows
     ]
     return ContractEventConnection(
-        edges=edges, page_info=_page_info(page, after), total_count=page.total_count
+        edges=edges, page_info=id_page_info(page, after), total_count=page.total_count
     )

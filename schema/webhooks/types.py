@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import strawberry
 from strawberry import Private
@@ -13,7 +12,8 @@ from models.webhook import DeliveryStatus as WebhookDeliveryStatus
 from models.webhook import WebhookEventType
 from resolvers import webhooks as resolve
 from resolvers.ids import encode_id
-from schema.common import Node, PageInfo, page_info
+from resolvers.pagination import id_cursor
+from schema.common import Node, PageInfo, id_page_info
 from services.purchases.reads import Page
 
 # Registered with their GraphQL names and descriptions; annotations use the model enums.
@@ -31,15 +31,6 @@ strawberry.enum(
     "queued, or its answer disabled the endpoint: a 410, 5 days of failures); redeliver it to "
     "try again.",
 )
-
-
-def _page_info(page: Page[Any], after: str | None) -> PageInfo:
-    return page_info(
-        page.rows,
-        lambda row: resolve.id_cursor(row.id),
-        has_next_page=page.has_next_page,
-        has_previous_page=bool(after),
-    )
 
 
 @strawberry.type(description="One event to one endpoint: its attempts so far.")
@@ -136,11 +127,11 @@ class WebhookEndpoint(Node):
     ) -> WebhookDeliveryConnection:
         page = await resolve.deliveries_page(info.context, self.row.id, first, after, status)
         edges = [
-            WebhookDeliveryEdge(node=WebhookDelivery.of(row), cursor=resolve.id_cursor(row.id))
+            WebhookDeliveryEdge(node=WebhookDelivery.of(row), cursor=id_cursor(row.id))
             for row in page.rows
         ]
         return WebhookDeliveryConnection(
-            edges=edges, page_info=_page_info(page, after), total_count=page.total_count
+            edges=edges, page_info=id_page_info(page, after), total_count=page.total_count
         )
 
 
@@ -161,9 +152,9 @@ def endpoint_connection(
     page: Page[webhook_models.WebhookEndpoint], after: str | None
 ) -> WebhookEndpointConnection:
     edges = [
-        WebhookEndpointEdge(node=WebhookEndpoint.of(row), cursor=resolve.id_cursor(row.id))
+        WebhookEndpointEdge(node=WebhookEndpoint.of(row), cursor=id_cursor(row.id))
         for row in page.rows
     ]
     return WebhookEndpointConnection(
-        edges=edges, page_info=_page_info(page, after), total_count=page.total_count
+        edges=edges, page_info=id_page_info(page, after), total_count=page.total_count
     )
