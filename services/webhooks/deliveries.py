@@ -131,26 +131,34 @@ async def record(
     """Record one attempt of the sender that claimed it: success, a retry, or giving up (and
     disabling the endpoint on a 410 or after 5 days of failures). False when its lease was
     lost meanwhile (another sender has it now) or its endpoint was deleted."""
-    async with in_transaction():
-        await data_version.changed(delivery.company_id)
-        endpoint = await WebhookEndpoint.filter(id=delivery.endpoint_id).first()
-        held = WebhookDelivery.filter(id=delivery.id, claim_token=delivery.claim_token)
-        if endpoint is None or not await held.exists():
-            return False
-        values: dict[str, object] = {
-            **_kept(attempt),
-            "attempts": F("attempts") + 1,
-            "last_attempt_at": now,
-            "locked_until": None,
-            "claim_token": None,
-        }
-        if attempt.succeeded:
-            values.update(status=DeliveryStatus.SUCCEEDED, next_attempt_at=None)
-            await WebhookEndpoint.filter(id=endpoint.id).update(failing_since=None)
-        else:
-            values.update(await _after_failure(delivery, endpoint, attempt, now, retry_scale))
-        await held.update(**values)
+    try:
+        async with in_transaction():
+            await data_version.changed(delivery.company_id)
+            endpoint = await WebhookEndpoint.filter(id=delivery.endpoint_id).first()
+            if endpoint is None:
+                return False
+            values: dict[str, object] = {
+                **_kept(attempt),
+                "attempts": F("attempts") + 1,
+                "last_attempt_at": now,
+                "locked_until": None,
+                "claim_token": None,
+            }
+            if attempt.succeeded:
+                values.update(status=DeliveryStatus.SUCCEEDED, next_attempt_at=None)
+                await WebhookEndpoint.filter(id=endpoint.id).update(failing_since=None)
+            else:
+                values.update(await _after_failure(delivery, endpoint, attempt, now, retry_scale))
+            held = WebhookDelivery.filter(id=delivery.id, claim_token=delivery.claim_token)
+            if not await held.update(**values):
+                raise _LeaseLost  # undoes what was done to the endpoint above
+    except _LeaseLost:
+        return False
     return True
+
+
+class _LeaseLost(Exception):
+    """Another sender claimed the delivery since: this attempt is not recorded."""
 
 
 async def _after_failure(
