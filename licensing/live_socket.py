@@ -38,7 +38,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 
 from licensing.cached_answers import authenticate
 from licensing.settings import Settings
-from resolvers.context import LiveSession, RequestContext
+from resolvers.context import LiveSession, OperationReport, RequestContext
 
 # The connection caps are a "try again later", which graphql-ws clients retry; a bad token
 # (Forbidden) is not worth retrying.
@@ -198,6 +198,7 @@ class LiveSocketHandler(BaseGraphQLTransportWSHandler[RequestContext, None]):
             return
         refusal = self._subscribe_refusal()
         if refusal is not None:
+            self._report_refusal(refusal)
             await self.send_message(ErrorMessage(id=message["id"], type="error", payload=[refusal]))
             return
         # Each subscribe is a request of its own: nothing of an earlier one is kept for it.
@@ -221,6 +222,13 @@ class LiveSocketHandler(BaseGraphQLTransportWSHandler[RequestContext, None]):
             error["extensions"] = {"code": "THROTTLED", "retryAfterSeconds": round(wait, 1)}
             return error
         return None
+
+    def _report_refusal(self, refusal: GraphQLFormattedError) -> None:
+        """A subscribe refused before GraphQL saw it, for the metrics."""
+        observer = self.context.observer
+        if observer is not None:
+            code = str((refusal.get("extensions") or {}).get("code", ""))
+            observer.operation_done(OperationReport("subscription", None, "refused", (code,), 0.0))
 
     async def _close(self, code: int, reason: str) -> None:
         await self.websocket.close(code=code, reason=reason)

@@ -15,8 +15,10 @@ import httpx
 import pytest
 
 from bench.live import LiveClient, pools
+from bench.scrape import total, value
 from bench.service import Service, service_env
 from bench.smtp import SmtpServer, shown_quote, signature_token
+from bench.soak_metrics import scrape_service
 from licensing.db import orm
 from licensing.settings import Clock
 from models.token import ApiToken
@@ -238,6 +240,12 @@ async def test_close_codes_and_refusals(database_url: str, smtp: SmtpServer) -> 
                 await client.change()
             await client.subscribe(VERSION_ONLY, operation_id="one too many")
             assert _codes(await client.receive()) == ["TOO_MANY_SUBSCRIPTIONS"]
+            counted = await scrape_service(base)
+            assert (
+                value(counted, "licensing_graphql_errors_total", code="TOO_MANY_SUBSCRIPTIONS") == 1
+            )
+            started = {"operation_type": "subscription", "outcome": "ok"}
+            assert total(counted, "licensing_graphql_requests_total", **started) >= 10
             await client.subscribe(VERSION_ONLY + " " * 5000, operation_id="big")
             assert (await client.closed())[0] == 1009  # message too big
 
